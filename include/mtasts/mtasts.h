@@ -1,0 +1,27 @@
+/*
+ * mtasts/mtasts.h - libmtasts, an implementation of SMTP MTA Strict
+ * Transport Security (RFC 8461) and SMTP TLS Reporting (RFC 8460).
+ *
+ * Include this umbrella header, or the module headers it lists.
+ */
+#ifndef MTASTS_MTASTS_H
+#define MTASTS_MTASTS_H
+
+#define MTS_VERSION_MAJOR 0
+#define MTS_VERSION_MINOR 1
+#define MTS_VERSION_PATCH 0
+#define MTS_VERSION_STR "0.1.0"
+
+#include <mtasts/common.h>
+#include <mtasts/limits.h>
+#include <mtasts/idn.h>
+#include <mtasts/txt.h>
+#include <mtasts/sts_txt.h>
+#include <mtasts/sts_policy.h>
+#include <mtasts/sts_match.h>
+#include <mtasts/sts_state.h>
+#include <mtasts/rpt_txt.h>
+#include <mtasts/net.h>
+#include <mtasts/sts_discover.h>
+
+#endif /* MTASTS_MTASTS_H */

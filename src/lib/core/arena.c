@@ -1,0 +1,129 @@
+/*
+ * arena.c - chunked bump allocator; see arena_int.h.
+ */
+#include "arena_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ARENA_CHUNK 4096
+#define ARENA_ALIGN 16
+
+struct chunk {
+  struct chunk *next;
+  size_t size; /* usable bytes after the header */
+  size_t used;
+  /* data follows, aligned */
+};
+
+struct mts_arena {
+  struct mts_ctx *ctx;
+  struct chunk *head;
+};
+
+#define CHUNK_HDR                                                             \
+  ((sizeof(struct chunk) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
+
+struct mts_arena *mts_arena_create(struct mts_ctx *ctx) {
+  struct mts_arena *a = mts_malloc(ctx, sizeof(*a));
+
+  if (a != NULL) {
+    a->ctx = ctx;
+    a->head = NULL;
+  }
+  return a;
+}
+
+void mts_arena_destroy(struct mts_arena *a) {
+  struct chunk *c, *next;
+
+  if (a == NULL) {
+    return;
+  }
+  for (c = a->head; c != NULL; c = next) {
+    next = c->next;
+    mts_free(a->ctx, c);
+  }
+  mts_free(a->ctx, a);
+}
+
+struct mts_ctx *mts_arena_ctx(const struct mts_arena *a) { return a->ctx; }
+
+void *mts_arena_alloc(struct mts_arena *a, size_t size) {
+  struct chunk *c = a->head;
+  size_t need, csize;
+  void *p;
+
+  if (size > SIZE_MAX - ARENA_ALIGN - CHUNK_HDR) {
+    return NULL;
+  }
+  need = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  if (need == 0) {
+    need = ARENA_ALIGN;
+  }
+  if (c == NULL || c->size - c->used < need) {
+    csize = need > ARENA_CHUNK - CHUNK_HDR ? need : ARENA_CHUNK - CHUNK_HDR;
+    c = mts_malloc(a->ctx, CHUNK_HDR + csize);
+    if (c == NULL) {
+      return NULL;
+    }
+    c->size = csize;
+    c->used = 0;
+    /* A large one-off allocation goes behind the current chunk so the
+     * current chunk's free space is not wasted. */
+    if (a->head != NULL && need > ARENA_CHUNK / 2) {
+      c->next = a->head->next;
+      a->head->next = c;
+    } else {
+      c->next = a->head;
+      a->head = c;
+    }
+  }
+  p = (unsigned char *)c + CHUNK_HDR + c->used;
+  c->used += need;
+  return p;
+}
+
+char *mts_arena_strndup(struct mts_arena *a, const char *s, size_t len) {
+  char *p;
+
+  if (len == SIZE_MAX) {
+    return NULL;
+  }
+  p = mts_arena_alloc(a, len + 1);
+  if (p != NULL) {
+    if (len > 0) {
+      memcpy(p, s, len);
+    }
+    p[len] = '\0';
+  }
+  return p;
+}
+
+char *mts_arena_vprintf(struct mts_arena *a, const char *fmt, va_list ap) {
+  va_list ap2;
+  int n;
+  char *p;
+
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) {
+    return NULL;
+  }
+  p = mts_arena_alloc(a, (size_t)n + 1);
+  if (p != NULL) {
+    (void)vsnprintf(p, (size_t)n + 1, fmt, ap);
+  }
+  return p;
+}
+
+char *mts_arena_printf(struct mts_arena *a, const char *fmt, ...) {
+  va_list ap;
+  char *p;
+
+  va_start(ap, fmt);
+  p = mts_arena_vprintf(a, fmt, ap);
+  va_end(ap);
+  return p;
+}

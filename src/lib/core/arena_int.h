@@ -1,0 +1,26 @@
+/*
+ * arena_int.h - a bump allocator: everything one parse result owns is
+ * allocated here and released by one mts_arena_destroy() (the pattern of
+ * unbound's regional). Internal.
+ */
+#ifndef MTS_ARENA_INT_H
+#define MTS_ARENA_INT_H
+
+#include "ctx_int.h"
+
+struct mts_arena;
+
+/* \return NULL on allocation failure. */
+struct mts_arena *mts_arena_create(struct mts_ctx *ctx);
+void mts_arena_destroy(struct mts_arena *a);
+struct mts_ctx *mts_arena_ctx(const struct mts_arena *a);
+/* 16-byte aligned; NULL on allocation failure or overflow. */
+void *mts_arena_alloc(struct mts_arena *a, size_t size);
+/* Copy len bytes and append a NUL. */
+char *mts_arena_strndup(struct mts_arena *a, const char *s, size_t len);
+char *mts_arena_printf(struct mts_arena *a, const char *fmt, ...)
+    MTS_PRINTF(2, 3);
+char *mts_arena_vprintf(struct mts_arena *a, const char *fmt, va_list ap)
+    MTS_PRINTF(2, 0);
+
+#endif /* MTS_ARENA_INT_H */
