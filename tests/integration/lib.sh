@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# lib.sh: helpers for the integration tests; source it from bash.
+#
+#   world_up             start a world in a fresh state dir, source its env,
+#                        and arrange for world_down to run on exit
+#   world_down           stop it and remove the state dir
+#   in_world CMD...      run CMD inside the world's namespace
+#   pass NAME / fail NAME WHY / check NAME CMD...
+#                        print one "ok"/"FAIL" line and count it
+#   summary              print "N passed, M failed"; false if any failed
+#   require_root_and_tools TOOL...
+#                        exit 77 (skip) unless root and every TOOL exists
+
+MTSW_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MTSW_STATE=
+PASSED=0
+FAILED=0
+
+require_root_and_tools() {
+	local t
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root (network namespaces)" >&2
+		exit 77
+	fi
+	for t in ip unbound nginx openssl dig curl ss "$@"; do
+		if ! command -v "$t" >/dev/null 2>&1; then
+			echo "SKIP: $t not installed (run scripts/install-deps)" >&2
+			exit 77
+		fi
+	done
+}
+
+world_down() {
+	[ -n "$MTSW_STATE" ] || return 0
+	"$MTSW_HERE/world.sh" down "$MTSW_STATE" || true
+	rm -rf "$MTSW_STATE"
+	MTSW_STATE=
+}
+
+world_up() {
+	MTSW_STATE=$(mktemp -d "${TMPDIR:-/tmp}/mtsw.XXXXXX")
+	# Tear down on any exit. bash does not run the EXIT trap when killed by
+	# a signal, so turn the usual ones into an exit first.
+	# shellcheck disable=SC2154 # rc is set in the trap itself
+	trap 'rc=$?; world_down; exit $rc' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	"$MTSW_HERE/world.sh" up "$MTSW_STATE"
+	# shellcheck disable=SC1091
+	. "$MTSW_STATE/env"
+}
+
+in_world() {
+	ip netns exec "$MTSW_NS" "$@"
+}
+
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'ok   %s\n' "$1"
+}
+
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL %s: %s\n' "$1" "$2"
+}
+
+# check NAME CMD...: pass if CMD succeeds, else fail.
+check() {
+	local name=$1
+	shift
+	if "$@" >/dev/null 2>&1; then
+		pass "$name"
+	else
+		fail "$name" "command failed: $*"
+	fi
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+summary() {
+	echo "$PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}
