@@ -23,5 +23,6 @@
 #include <mtasts/rpt_txt.h>
 #include <mtasts/net.h>
 #include <mtasts/sts_discover.h>
+#include <mtasts/socketmap.h>
 
 #endif /* MTASTS_MTASTS_H */

@@ -29,7 +29,8 @@ struct mts_net_options {
   const char *resolver;     /* "IP", "IP:PORT", "[IPv6]:PORT"; NULL: system */
   const char *ca_file;      /* PEM CA bundle; NULL: system trust store */
   uint32_t dns_timeout_ms;  /* per lookup; 0: MTS_DNS_TIMEOUT_MS_DEFAULT */
-  uint32_t http_timeout_ms; /* whole GET; 0: MTS_HTTP_TIMEOUT_MS_DEFAULT */
+  uint32_t http_timeout_ms; /* whole GET, host lookup included;
+                               0: MTS_HTTP_TIMEOUT_MS_DEFAULT */
   size_t max_body;          /* 0: MTS_POLICY_MAX_SIZE */
   uint16_t https_port;      /* 0: 443 (tests may change it) */
 };

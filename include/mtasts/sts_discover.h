@@ -46,14 +46,35 @@ struct mts_sts_discovery;
 /*!
  * Completion callback. Ownership of \p d passes to the callee, which
  * must release it with mts_sts_discovery_destroy(). On MTS_ECANCELED
- * (net destroyed) \p d is still valid.
+ * (net destroyed) \p d is still valid: mts_sts_discovery_status() tells.
+ * \p d owns copies of everything; it does not refer to the net, which
+ * the callback may destroy.
  */
 typedef void (*mts_sts_discover_cb)(void *arg, struct mts_sts_discovery *d);
 
 /*!
  * Start discovery for \p domain (UTF-8 or ASCII). \return MTS_OK when
- * started (the callback will run exactly once), MTS_EIDN for a name
- * that is not a valid domain, MTS_ENOMEM.
+ * started (the callback will run exactly once, never from inside this
+ * call), MTS_EIDN for a name that is not a valid domain or is too long
+ * to prefix with `_mta-sts.` (more than 244 octets in A-labels),
+ * MTS_ECANCELED when \p net is being destroyed, MTS_EINVAL for NULL
+ * arguments, MTS_ENOMEM.
+ *
+ * Verdicts (docs/decisions/net.md):
+ *  - TXT NXDOMAIN / NODATA, or no STS record in the RRset: no-policy;
+ *  - several STS records, or one invalid record: txt-invalid;
+ *  - any other TXT lookup failure (SERVFAIL, timeout, no resolver):
+ *    dns-temporary-failure (AMBIG-TXT-3: temporary, the caller decides);
+ *  - TLS failure (untrusted, expired, name mismatch, no SAN DNS-ID):
+ *    sts-webpki-invalid;
+ *  - any other transport failure, status other than 200 (redirects are
+ *    not followed), Content-Type missing or not text/plain, body over
+ *    the cap: sts-policy-fetch-error;
+ *  - a body that is not a usable policy: sts-policy-invalid;
+ *  - else policy.
+ * With MTS_DISCOVER_TXT_ONLY a valid record ends discovery with verdict
+ * MTS_STS_V_POLICY, no URL and no policy (a policy is announced). With
+ * MTS_DISCOVER_SKIP_TXT the TXT accessors return NULL / MTS_OK.
  */
 MTS_API MTS_WUR enum mts_status mts_sts_discover(struct mts_net *net,
                                                  const char *domain,
@@ -63,6 +84,11 @@ MTS_API MTS_WUR enum mts_status mts_sts_discover(struct mts_net *net,
 MTS_API void mts_sts_discovery_destroy(struct mts_sts_discovery *d);
 
 MTS_API enum mts_sts_verdict mts_sts_discovery_verdict(const struct mts_sts_discovery *d);
+/*! \return MTS_OK when discovery ran to its verdict; MTS_ECANCELED when
+ *  the net was destroyed first; MTS_ENOMEM when memory ran out on the
+ *  way (the verdict is then dns-temporary-failure or
+ *  sts-policy-fetch-error, whichever step failed). */
+MTS_API enum mts_status mts_sts_discovery_status(const struct mts_sts_discovery *d);
 /*! \return a one-line human reason for the verdict. */
 MTS_API const char *mts_sts_discovery_reason(const struct mts_sts_discovery *d);
 /*! \return the Policy Domain in A-labels, lower case. */

@@ -11,6 +11,13 @@
  * Rules (docs/decisions.md has the ambiguous ones):
  *  - A valid (unexpired) cached policy is applied when the TXT record is
  *    missing, invalid or unreachable, and when a fetch fails (3.3).
+ *  - An expired cached policy is never applied, but stays stored: the
+ *    absence of the TXT record alone does not remove it (10.2), and a
+ *    later fetch replaces it.
+ *  - With no valid cache and a TXT lookup that failed temporarily
+ *    (AMBIG-TXT-3) nothing is fetched (there is no id) and nothing is
+ *    applied; the caller decides by configuration whether to answer
+ *    TEMP or "no policy".
  *  - A TXT id different from the cached one triggers a fetch (3.1);
  *    ids are compared for inequality only, case-sensitively.
  *  - Only a successful fetch sets fetched_at (AMBIG-CACHE-1): an
@@ -21,7 +28,14 @@
  *  - max_age 0 is applied to the delivery at hand but not kept
  *    (AMBIG-POL-5).
  *  - mode none is kept (so a retired policy replaces an enforce one) and
- *    means "no active policy" (5, 8.3).
+ *    means "no active policy" (5, 8.3): apply_cached then tells the
+ *    caller to apply "none", i.e. deliver as without MTA-STS.
+ *
+ * The caller stores the entry even when has_policy is false: it carries
+ * the backoff record of a failed first fetch (C11). Only the last failed
+ * id is remembered.
+ *
+ * Thread safety: the functions touch only the entry they are given.
  */
 #ifndef MTASTS_STS_STATE_H
 #define MTASTS_STS_STATE_H
@@ -53,8 +67,10 @@ struct mts_sts_entry {
   enum mts_sts_mode mode;     /* mode of the cached policy */
   int64_t max_age;            /* its max_age, seconds */
   int64_t fetched_at;         /* time of the last successful fetch */
-  char failed_id[MTS_STS_ID_MAX + 1]; /* id of the last failed fetch */
-  int64_t failed_at;          /* when it failed (0: never) */
+  char failed_id[MTS_STS_ID_MAX + 1]; /* id of the last failed fetch
+                                         ("" : none failed) */
+  int64_t failed_at;          /* when it failed (meaningful only when
+                                 failed_id is not "") */
 };
 
 /* What to do after a TXT lookup. */
@@ -76,30 +92,44 @@ MTS_API int64_t mts_sts_entry_expires(const struct mts_sts_entry *e);
 
 /*!
  * Decide what to do after the TXT lookup for this domain.
+ *  - apply_cached is true exactly when the entry is valid at \p now.
+ *  - fetch is true only for a VALID TXT whose id differs from the cached
+ *    one, or whose cache has expired or is absent, and which is not in
+ *    its backoff window (mts_sts_state_may_fetch()).
+ * If the fetch fails the caller applies the cached policy when
+ * apply_cached is set, and otherwise delivers as without MTA-STS.
  * \param txt_id  the id from the TXT record when \p txt is
- *                MTS_STS_TXT_OUT_VALID, else ignored (may be NULL).
+ *                MTS_STS_TXT_OUT_VALID, else ignored (may be NULL). A
+ *                VALID outcome with a NULL, empty or over-long id is
+ *                treated as INVALID.
  */
 MTS_API void mts_sts_state_decide(const struct mts_sts_entry *e,
                                   enum mts_sts_txt_outcome txt,
                                   const char *txt_id, int64_t now,
                                   struct mts_sts_decision *out);
 
-/*! \return false while a fetch of \p id is in its backoff window. */
+/*! \return false while a fetch of \p id is in its backoff window
+ *  (failed_id equals \p id and failed_at <= now < failed_at +
+ *  MTS_STS_FETCH_BACKOFF), and for a NULL, empty or over-long id. */
 MTS_API bool mts_sts_state_may_fetch(const struct mts_sts_entry *e,
                                      const char *id, int64_t now);
 
 /*!
  * Record a successful fetch of a usable policy (id from the TXT record).
+ * Sets fetched_at to \p now (the only function that does), clears a
+ * backoff record for the same id, clamps max_age to MTS_STS_MAX_AGE_MAX.
  * \return true when the entry now holds the policy (keep it), false when
  * the policy must be applied once but not cached (max_age 0: the entry
- * is then reset to "nothing cached").
+ * is then reset to "nothing cached", since the new policy supersedes any
+ * older one; or an unusable id: the entry is left as it is).
  */
 MTS_API bool mts_sts_state_fetched(struct mts_sts_entry *e, const char *id,
                                    enum mts_sts_mode mode, int64_t max_age,
                                    int64_t now);
 
 /*! Record a failed fetch (fetch error, invalid policy, bad certificate)
- *  of \p id at \p now; the cached policy, if any, is left as it is. */
+ *  of \p id at \p now; the cached policy, if any, is left as it is
+ *  (fetched_at does not move). A NULL, empty or over-long id is ignored. */
 MTS_API void mts_sts_state_fetch_failed(struct mts_sts_entry *e, const char *id,
                                         int64_t now);
 
@@ -107,7 +137,10 @@ MTS_API void mts_sts_state_fetch_failed(struct mts_sts_entry *e, const char *id,
  * Is a proactive refresh due (10.2, 3.3 "SHOULD proactively refresh")?
  * True when a policy is cached and \p now >= fetched_at + min(\p interval,
  * max_age / 2): daily by default, and at half-life for policies whose
- * max_age is shorter than two intervals.
+ * max_age is shorter than two intervals. Also true for an expired entry
+ * and for mode none. A negative \p interval counts as 0 (always due).
+ * The refresh fetches regardless of the TXT id (10.2, C14); the caller
+ * still honours mts_sts_state_may_fetch().
  */
 MTS_API bool mts_sts_state_refresh_due(const struct mts_sts_entry *e,
                                        int64_t interval, int64_t now);

@@ -32,8 +32,10 @@ MTS_API MTS_WUR enum mts_status mts_txt_rrset_add_rr(struct mts_txt_rrset *set);
 
 /*!
  * Append one character-string to the last RR (starting one if the set is
- * empty). \return MTS_ETOOBIG when \p len > 255 or the set would exceed
- * MTS_TXT_MAX_RRS RRs / MTS_TXT_MAX_STRINGS strings.
+ * empty). \p data may contain NUL and may be NULL when \p len is 0.
+ * \return MTS_ETOOBIG when \p len > 255 or the set would exceed
+ * MTS_TXT_MAX_RRS RRs / MTS_TXT_MAX_STRINGS strings / MTS_TXT_MAX_BYTES
+ * octets (the set is then unchanged), MTS_ENOMEM, MTS_EINVAL.
  */
 MTS_API MTS_WUR enum mts_status
 mts_txt_rrset_add_string(struct mts_txt_rrset *set, const uint8_t *data,
@@ -42,10 +44,19 @@ mts_txt_rrset_add_string(struct mts_txt_rrset *set, const uint8_t *data,
 /*!
  * Parse one RR in DNS presentation form, as `dig +short` prints it, and
  * append it as a new RR: one or more quoted character-strings separated
- * by blanks, with `\"`, `\\` and `\DDD` (decimal) escapes; a bare
- * unquoted word is one character-string. Example: `"v=STSv1; " "id=1"`.
- * \return MTS_OK, MTS_EPARSE (with \p err set to a static message, when
- * not NULL), MTS_ETOOBIG, or MTS_ENOMEM. On error the set is unchanged.
+ * by blanks, with `\"`, `\\`, `\X` (X any non-digit: X itself) and
+ * `\DDD` (exactly 3 decimal digits, <= 255) escapes; a bare unquoted
+ * word is one character-string (escapes work there too). Example:
+ * `"v=STSv1; " "id=1"`. Blanks are SP, HTAB, CR, LF; leading and
+ * trailing ones are ignored. Inside quotes other octets are literal.
+ * Rejected (MTS_EPARSE): no string at all, an unterminated quote, a bad
+ * `\DDD`, a backslash at the end, a quote not followed by a blank or the
+ * end (`"a"x`, `"a""b"`), a `"` inside a bare word. A string of more than
+ * 255 octets, or exceeding the set limits, is MTS_ETOOBIG.
+ * See docs/decisions/txt.md PRES-1..6.
+ * \return MTS_OK, MTS_EPARSE or MTS_ETOOBIG (with \p err set to a static
+ * message, when not NULL; NULL on success), MTS_EINVAL, or MTS_ENOMEM.
+ * On error the set is unchanged.
  */
 MTS_API MTS_WUR enum mts_status
 mts_txt_rrset_add_presentation(struct mts_txt_rrset *set, const char *text,
@@ -70,9 +81,13 @@ MTS_API size_t mts_txt_rrset_concat(const struct mts_txt_rrset *set, size_t rr,
                                     uint8_t *buf, size_t bufsize);
 
 /*!
- * Write RR \p rr in presentation form (quoted strings, `\DDD` for
- * non-printable octets) into \p buf, NUL-terminated.
- * \return the length needed, as snprintf.
+ * Write RR \p rr in presentation form into \p buf (NUL-terminated when
+ * \p bufsize > 0; \p buf may be NULL when \p bufsize is 0): every string
+ * quoted, strings separated by one space, `\"` and `\\` escaped, `\DDD`
+ * for octets outside 0x20..0x7E. mts_txt_rrset_add_presentation() reads
+ * it back to the same strings. An out-of-range \p rr or an RR without
+ * strings writes "".
+ * \return the length needed (without the NUL), as snprintf.
  */
 MTS_API size_t mts_txt_rrset_tostr(const struct mts_txt_rrset *set, size_t rr,
                                    char *buf, size_t bufsize);

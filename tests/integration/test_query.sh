@@ -61,9 +61,11 @@ verdict_filter() {
 		echo '.policy == null'
 		;;
 	sts-policy-fetch-error | sts-webpki-invalid)
-		# The TXT record was fine; no policy can come out of the fetch.
+		# The TXT record was fine; the fetch was made, and no usable
+		# policy came out of it.
 		echo '.result_type == $v and .txt.verdict == "valid"
-			and (.policy == null or .policy.usable == false)'
+			and .policy.url == "https://mta-sts.\(.domain)/.well-known/mta-sts.txt"
+			and .policy.usable != true'
 		;;
 	sts-policy-invalid)
 		echo '.result_type == $v and .txt.verdict == "valid"

@@ -1,0 +1,75 @@
+/*
+ * cli.h - shared pieces of the mtasts command-line program.
+ *
+ * The program is a thin client of libmtasts' public API: it parses
+ * arguments, calls the library, and prints what came back as text or
+ * JSON. Nothing here knows an RFC rule.
+ */
+#ifndef MTS_CLI_H
+#define MTS_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <mtasts/mtasts.h>
+
+/* Exit codes (documented in mtasts(1)). */
+enum {
+  CLI_EX_OK = 0,
+  CLI_EX_USAGE = 64,    /* EX_USAGE: bad command line */
+  CLI_EX_NOINPUT = 66,  /* EX_NOINPUT: a file could not be read */
+  CLI_EX_SOFTWARE = 70  /* EX_SOFTWARE: internal error */
+};
+
+/* Options common to the network commands. */
+struct cli_opts {
+  bool json;
+  const char *resolver;
+  const char *ca_file;
+  unsigned timeout_s; /* 0: library defaults */
+};
+
+/* Parsed arguments: options removed, positionals kept in order. */
+struct cli_args {
+  struct cli_opts opts;
+  const char **pos;
+  int npos;
+};
+
+/*
+ * Parse argv[0..argc) of a subcommand: the common options anywhere,
+ * `--` ends options. \p allowed is a bitmask of CLI_OPT_*. Prints a
+ * one-line error and returns false on a bad option. pos must have room
+ * for argc entries.
+ */
+#define CLI_OPT_JSON 0x1u
+#define CLI_OPT_NET 0x2u
+bool cli_parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
+                    struct cli_args *out, const char **pos);
+
+/* Print "mtasts: <fmt>" on stderr. */
+void cli_err(const char *fmt, ...) MTS_PRINTF(1, 2);
+
+/* A context on the C library's allocator; NULL (and a message) on OOM. */
+struct mts_ctx *cli_ctx(void);
+
+/* Findings as a JSON array of {code, severity, message, line, col}. */
+json_t *cli_findings_json(const struct mts_findings *f);
+/* Findings as indented text lines. */
+void cli_findings_print(FILE *out, const struct mts_findings *f,
+                        const char *indent);
+/* A byte string as printable ASCII: bytes outside 0x20..0x7e and the
+ * backslash are written as \DDD, like dig. Returns a malloc'd string. */
+char *cli_printable(const uint8_t *s, size_t len);
+/* Dump \p j on stdout with a newline and release it. */
+void cli_json_print(json_t *j);
+/* Read all of a file (or stdin for "-") up to \p max bytes (+1 to detect
+ * overflow). \return 0, or -1 with errno-style message printed. */
+int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+
+int cmd_query(int argc, char **argv);
+int cmd_lint(int argc, char **argv);
+int cmd_match(int argc, char **argv);
+
+#endif /* MTS_CLI_H */
