@@ -57,6 +57,8 @@ extern "C" {
   X(EHTTP, "unacceptable HTTP response")                                     \
   X(EIO, "I/O error")                                                        \
   X(ECANCELED, "operation canceled")                                         \
+  X(ENOTFOUND, "no such entry")                                              \
+  X(EUNAVAIL, "service unavailable")                                         \
   X(EINTERNAL, "internal error")
 
 enum mts_status {

@@ -41,6 +41,7 @@
 #define MTASTS_STS_STATE_H
 
 #include <mtasts/common.h>
+#include <mtasts/limits.h>
 #include <mtasts/sts_policy.h>
 
 #ifdef __cplusplus
@@ -50,7 +51,7 @@ extern "C" {
 /* Minimum wait after a failed fetch before fetching the same id again. */
 #define MTS_STS_FETCH_BACKOFF 300
 /* Longest id (RFC 8461 3.1: 1*32 alphanumerics). */
-#define MTS_STS_ID_MAX 32
+#define MTS_STS_ID_MAX MTS_STS_ID_LEN_MAX
 
 /* What the caller learned from the `_mta-sts` TXT lookup. */
 enum mts_sts_txt_outcome {

@@ -13,6 +13,7 @@
  * Tests: tests/unit/test_sts_policy.c (vector IDs P01..P72 and X*).
  */
 #include <mtasts/limits.h>
+#include <mtasts/sts_match.h>
 #include <mtasts/sts_policy.h>
 
 #include <stdio.h>
@@ -158,54 +159,6 @@ static enum mts_status add(struct pstate *ps, enum pcode code,
 static const char *quote(const uint8_t *s, size_t len, char *buf,
                          size_t size) {
   return mts_findings_escape(s, len, buf, size);
-}
-
-/*
- * RFC 8461 3.2 `sts-policy-mx-value = ["*."] Domain`, Domain from RFC
- * 5321 4.1.2: LDH labels, each starting and ending with a letter or
- * digit, joined by single dots; no trailing dot. Labels are 1..63
- * octets (RFC 1035 2.3.4) and the whole pattern, "*." included, at most
- * MTS_DOMAIN_MAX octets. U-labels fail (bytes >= 0x80 are not LDH).
- * The lead will replace this with mts_sts_match_pattern_valid().
- */
-static bool mx_pattern_valid(const uint8_t *s, size_t n) {
-  size_t i, label = 0;
-
-  if (n == 0 || n > MTS_DOMAIN_MAX) {
-    return false;
-  }
-  if (n >= 2 && s[0] == '*' && s[1] == '.') {
-    s += 2;
-    n -= 2;
-    if (n == 0) {
-      return false;
-    }
-  }
-  for (i = 0; i < n; i++) {
-    uint8_t c = s[i];
-
-    if (c == '.') {
-      /* the label just closed must be non-empty and end in Let-dig */
-      if (label == 0 || s[i - 1] == '-') {
-        return false;
-      }
-      label = 0;
-      continue;
-    }
-    if (mts_is_alnum(c)) {
-      /* ok anywhere */
-    } else if (c == '-') {
-      if (label == 0) {
-        return false; /* a label starts with Let-dig */
-      }
-    } else {
-      return false;
-    }
-    if (++label > MTS_LABEL_MAX) {
-      return false;
-    }
-  }
-  return label > 0 && s[n - 1] != '-';
 }
 
 /* sts-policy-ext-name = alphanum *31(alphanum / "_" / "-" / ".") */
@@ -468,7 +421,7 @@ static enum mts_status parse_line(struct pstate *ps, uint32_t line,
     /* every mx line counts (POL-4); a bad one is an error
      * (AMBIG-POL-1, P72) */
     ps->mx_line_seen = true;
-    if (!mx_pattern_valid(v, ve - vs)) {
+    if (!mts_sts_match_pattern_valid((const char *)v, ve - vs)) {
       return add(ps, PC_MX_INVALID, MTS_SEV_ERROR, line, vcol,
                  "mx '%s' is not \"*.\"-optional RFC 5321 Domain (A-labels, "
                  "no trailing dot, labels of 1-63, at most %d characters)",

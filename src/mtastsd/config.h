@@ -1,0 +1,114 @@
+/*
+ * config.h - mtastsd's configuration: the YAML file of
+ * postfix-mta-sts-resolver (mta-sts-daemon.yml(5)), read with the same
+ * keys and defaults, plus mtastsd's own keys. Immutable once loaded: a
+ * reload (SIGHUP) builds a new one and swaps it in.
+ *
+ * Every key is one row of a declarative table in config.c (name, type,
+ * default, min, max, offset, doc), which also produces the defaults
+ * section of mtastsd.yml(5).
+ */
+#ifndef MTASTSD_CONFIG_H
+#define MTASTSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A zone: selected by the socketmap name (`socketmap:inet:h:p:NAME`). */
+struct mtastsd_zone {
+  char *name;            /* NULL for default_zone */
+  uint32_t timeout;      /* s, DNS and HTTPS (each); peer default 4 */
+  bool strict_testing;   /* mode testing answered as enforce; false */
+  bool require_sni;      /* append servername=hostname; true */
+  bool tlsrpt;           /* append Postfix 3.10 TLSRPT attributes; false */
+};
+
+enum mtastsd_cache_type {
+  MTASTSD_CACHE_INTERNAL = 0,
+  MTASTSD_CACHE_SQLITE,
+  MTASTSD_CACHE_REDIS,
+  MTASTSD_CACHE_REDIS_SENTINEL, /* accepted for compatibility: refused at start */
+  MTASTSD_CACHE_POSTGRES        /* accepted for compatibility: refused at start */
+};
+
+/* What to answer when discovery cannot finish in time and no cached
+ * policy exists (mtastsd key `on_tempfail`). */
+enum mtastsd_tempfail {
+  MTASTSD_TEMPFAIL_NOTFOUND = 0, /* fail open, as the peer does (default) */
+  MTASTSD_TEMPFAIL_TEMP          /* answer TEMP: Postfix defers and retries */
+};
+
+/* A per-domain override (mtastsd key `overrides`). */
+struct mtastsd_override {
+  char *domain;  /* A-label, lower case */
+  char *answer;  /* NULL: force NOTFOUND; else the exact OK payload */
+};
+
+struct mtastsd_config {
+  char *path;              /* the file it was read from, or NULL */
+
+  /* listener (peer keys) */
+  char *host;              /* 127.0.0.1 */
+  uint16_t port;           /* 8461 */
+  char *unix_path;         /* key `path`: UNIX socket instead of TCP */
+  int unix_mode;           /* key `mode`: chmod of the socket, -1 unset */
+  char *unix_owner;        /* mtastsd key `owner`, NULL unset */
+  char *unix_group;        /* mtastsd key `group`, NULL unset */
+  bool reuse_port;         /* true */
+  uint32_t shutdown_timeout; /* s, 20 */
+  uint32_t cache_grace;    /* s, 60 */
+
+  /* proactive_policy_fetching */
+  bool refresh_enabled;    /* false (peer default) */
+  uint32_t refresh_interval; /* 86400 */
+  unsigned refresh_concurrency; /* 100 */
+  double refresh_grace_ratio;   /* 2.0 */
+
+  /* cache */
+  enum mtastsd_cache_type cache_type; /* internal */
+  size_t cache_size;       /* internal: options.cache_size, 10000 */
+  char *sqlite_filename;   /* sqlite: options.filename (required) */
+  char *redis_url;         /* redis: options.url (required) */
+  char *redis_prefix;      /* mtastsd: options.prefix, "mtasts:" */
+
+  struct mtastsd_zone default_zone;
+  struct mtastsd_zone *zones;
+  size_t nzones;
+
+  /* mtastsd's own keys */
+  char *resolver;          /* IP[:PORT], NULL: /etc/resolv.conf */
+  char *ca_file;           /* NULL: system trust store */
+  uint32_t negative_ttl;   /* s, 60 */
+  enum mtastsd_tempfail on_tempfail;
+  bool dane;               /* answer dane-only when MX hosts have
+                              DNSSEC-validated TLSA records; true */
+  char *metrics_listen;    /* host:port of the Prometheus endpoint, NULL off */
+  struct mtastsd_override *overrides;
+  size_t noverrides;
+};
+
+/*!
+ * Read and validate the YAML file \p path (NULL: defaults only). Every
+ * problem is reported to \p errs as "file:line: message" (all of them,
+ * not just the first). \return the config, or NULL when there was any
+ * error (or on out of memory).
+ */
+struct mtastsd_config *mtastsd_config_load(const char *path, FILE *errs);
+
+/*! Parse YAML from memory; \p name is used in messages. As above. */
+struct mtastsd_config *mtastsd_config_parse(const char *name,
+                                            const unsigned char *data,
+                                            size_t len, FILE *errs);
+
+void mtastsd_config_free(struct mtastsd_config *c);
+
+/*! The zone for socketmap name \p name (default_zone when unknown). */
+const struct mtastsd_zone *mtastsd_config_zone(const struct mtastsd_config *c,
+                                               const char *name, size_t len);
+
+/*! Write the defaults as a man(7) table for mtastsd.yml(5). */
+void mtastsd_config_write_defaults_man(FILE *out);
+
+#endif /* MTASTSD_CONFIG_H */
