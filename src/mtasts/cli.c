@@ -133,16 +133,16 @@ json_t *cli_findings_json(const struct mts_findings *f) {
 }
 
 void cli_findings_print(FILE *out, const struct mts_findings *f,
-                        const char *indent) {
+                        const char *indent, const char *unit) {
   size_t i, n = mts_findings_count(f);
 
   for (i = 0; i < n; i++) {
     const struct mts_finding *fi = mts_findings_get(f, i);
 
     if (fi->line > 0) {
-      fprintf(out, "%s%-7s %s (line %u, col %u): %s\n", indent,
-              mts_severity_str(fi->severity), fi->code, (unsigned)fi->line,
-              (unsigned)fi->col, fi->message);
+      fprintf(out, "%s%-7s %s (%s %u, col %u): %s\n", indent,
+              mts_severity_str(fi->severity), fi->code, unit,
+              (unsigned)fi->line, (unsigned)fi->col, fi->message);
     } else if (fi->col > 0) {
       fprintf(out, "%s%-7s %s (col %u): %s\n", indent,
               mts_severity_str(fi->severity), fi->code, (unsigned)fi->col,

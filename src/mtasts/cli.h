@@ -56,9 +56,10 @@ struct mts_ctx *cli_ctx(void);
 
 /* Findings as a JSON array of {code, severity, message, line, col}. */
 json_t *cli_findings_json(const struct mts_findings *f);
-/* Findings as indented text lines. */
+/* Findings as indented text lines; \p unit names what `line` counts:
+ * "line" for policies, "RR" for TXT records (the RR's index). */
 void cli_findings_print(FILE *out, const struct mts_findings *f,
-                        const char *indent);
+                        const char *indent, const char *unit);
 /* A byte string as printable ASCII: bytes outside 0x20..0x7e and the
  * backslash are written as \DDD, like dig. Returns a malloc'd string. */
 char *cli_printable(const uint8_t *s, size_t len);

@@ -72,7 +72,7 @@ static int lint_policy(const struct cli_args *a) {
     for (i = 0; i < nmx; i++) {
       printf("  mx:      %s\n", mts_sts_policy_mx(p, i));
     }
-    cli_findings_print(stdout, mts_sts_policy_findings(p), "  ");
+    cli_findings_print(stdout, mts_sts_policy_findings(p), "  ", "line");
   }
   rc = mts_sts_policy_valid(p) ? 0 : mts_sts_policy_usable(p) ? 1 : 2;
 done:
@@ -157,7 +157,7 @@ static int lint_sts_record(const struct cli_args *a) {
     if (mts_sts_txt_id(t) != NULL) {
       printf("  id:     %s\n", mts_sts_txt_id(t));
     }
-    cli_findings_print(stdout, mts_sts_txt_findings(t), "  ");
+    cli_findings_print(stdout, mts_sts_txt_findings(t), "  ", "RR");
   }
   rc = mts_sts_txt_verdict(t) == MTS_STS_TXT_VALID ? 0 : 2;
 done:
@@ -222,7 +222,7 @@ static int lint_tlsrpt_record(const struct cli_args *a) {
 
       printf("  rua:    %s (%s)\n", u, scheme_str(s));
     }
-    cli_findings_print(stdout, mts_rpt_txt_findings(t), "  ");
+    cli_findings_print(stdout, mts_rpt_txt_findings(t), "  ", "RR");
   }
   rc = mts_rpt_txt_verdict(t) == MTS_RPT_TXT_VALID ? 0 : 2;
 done:

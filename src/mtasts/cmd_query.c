@@ -185,7 +185,7 @@ static void print_text(const struct mts_sts_discovery *d) {
            mts_sts_txt_verdict_str(mts_sts_txt_verdict(txt)),
            mts_sts_txt_id(txt) ? ", id " : "",
            mts_sts_txt_id(txt) ? mts_sts_txt_id(txt) : "");
-    cli_findings_print(stdout, mts_sts_txt_findings(txt), "         ");
+    cli_findings_print(stdout, mts_sts_txt_findings(txt), "         ", "RR");
   }
   if (mts_sts_discovery_url(d) != NULL) {
     const char *ct = mts_sts_discovery_content_type(d);
@@ -205,7 +205,7 @@ static void print_text(const struct mts_sts_discovery *d) {
     for (i = 0; i < mts_sts_policy_mx_count(p); i++) {
       printf("         mx %s\n", mts_sts_policy_mx(p, i));
     }
-    cli_findings_print(stdout, mts_sts_policy_findings(p), "         ");
+    cli_findings_print(stdout, mts_sts_policy_findings(p), "         ", "line");
   }
   printf("verdict: %s\n", mts_sts_verdict_str(v));
   printf("         %s\n", mts_sts_discovery_reason(d));
