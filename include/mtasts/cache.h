@@ -13,6 +13,24 @@
  * A record is the state-machine entry (sts_state.h) plus the raw policy
  * body as fetched; the body is re-parsed when loaded, so a store never
  * needs to know the policy format.
+ *
+ * Callback contract (every store, docs/internals/cache.md):
+ *  - a call that returns MTS_OK runs its callback exactly once, later,
+ *    on the loop thread, never inside the call itself; a call that
+ *    returns an error never runs it;
+ *  - domains are matched ASCII case-insensitively (stored lower case);
+ *    a domain that is not 1..253 octets of letters, digits, '-', '.',
+ *    '_' is MTS_EINVAL;
+ *  - records read back are checked like input (id, mode, max_age, body
+ *    size); a damaged record is skipped with a log line and a get of it
+ *    reports MTS_ENOTFOUND, so the caller re-fetches and overwrites it;
+ *  - deleting an absent domain is MTS_OK;
+ *  - calls made after mts_cache_destroy() (from a callback it runs)
+ *    return MTS_ECANCELED.
+ *
+ * Thread safety: one loop thread uses a store (the SQLite store's worker
+ * thread is internal and never touches the context). The Redis store
+ * writes to sockets with write(2): the process must ignore SIGPIPE.
  */
 #ifndef MTASTS_CACHE_H
 #define MTASTS_CACHE_H
@@ -53,8 +71,14 @@ typedef bool (*mts_cache_each_cb)(void *arg, const struct mts_cache_record *rec)
  * versioned schema, writes committed before their callback runs (so a
  * kill -9 loses no acknowledged record). Writes run on a worker thread;
  * the loop never waits on the disk.
+ * The file is opened and checked here, synchronously (startup), inside
+ * a write transaction, so an unwritable file or directory fails now
+ * rather than at the first put.
  * \return MTS_OK; MTS_EIO with a logged reason when the file cannot be
- * opened, is not a database, or has a newer schema.
+ * opened or written, is not a database, belongs to another program
+ * (PRAGMA application_id), or has a newer schema (PRAGMA user_version);
+ * the file is then left untouched and the caller serves from memory.
+ * MTS_EINVAL, MTS_ENOMEM.
  */
 MTS_API MTS_WUR enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx,
                                                         uv_loop_t *loop,
@@ -65,9 +89,14 @@ MTS_API MTS_WUR enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx,
  * Connect to Redis at \p url (`redis://[:password@]host[:port][/db]` or
  * `unix:/path`), asynchronously with hiredis on \p loop. Keys are
  * `<prefix>policy:<domain>` hashes with a TTL derived from max_age.
- * Reconnects by itself; while disconnected every call fails at once
- * with MTS_EUNAVAIL. \return MTS_OK (even if Redis is not up yet),
- * MTS_EINVAL for a malformed URL, MTS_ENOMEM.
+ * Reconnects by itself (backoff 100 ms .. 10 s); while disconnected
+ * every call fails at once with MTS_EUNAVAIL. Every command has a 1 s
+ * deadline (MTS_ETIMEOUT, and the connection is dropped and re-made).
+ * `redis://user:password@...` sends AUTH user password (Redis 6 ACL);
+ * user and password are percent-decoded. \p prefix may be NULL ("");
+ * at most 128 octets.
+ * \return MTS_OK (even if Redis is not up yet), MTS_EINVAL for a
+ * malformed URL or prefix, MTS_ENOMEM.
  */
 MTS_API MTS_WUR enum mts_status mts_cache_redis_create(struct mts_ctx *ctx,
                                                        uv_loop_t *loop,
@@ -75,28 +104,41 @@ MTS_API MTS_WUR enum mts_status mts_cache_redis_create(struct mts_ctx *ctx,
                                                        const char *prefix,
                                                        struct mts_cache **out);
 
-/*! \return "sqlite" or "redis". */
+/*! \return "sqlite" or "redis" ("none" for NULL). */
 MTS_API const char *mts_cache_name(const struct mts_cache *c);
 
+/*! Look up \p domain; \p cb is required. \return MTS_OK (\p cb will
+ *  run), MTS_EINVAL, MTS_ENOMEM, or MTS_ECANCELED. */
 MTS_API MTS_WUR enum mts_status mts_cache_get(struct mts_cache *c,
                                               const char *domain,
                                               mts_cache_get_cb cb, void *arg);
-/*! Store \p rec (copied before return). \p cb may be NULL. */
+/*! Store \p rec (checked, then copied before return; MTS_EINVAL for a
+ *  malformed record: bad domain, id or mode, max_age outside
+ *  0..MTS_STS_MAX_AGE_MAX, body over MTS_POLICY_MAX_SIZE). Replaces
+ *  the whole record. \p cb may be NULL. */
 MTS_API MTS_WUR enum mts_status mts_cache_put(struct mts_cache *c,
                                               const struct mts_cache_record *rec,
                                               mts_cache_done_cb cb, void *arg);
+/*! Remove \p domain (absent is MTS_OK). \p cb may be NULL. */
 MTS_API MTS_WUR enum mts_status mts_cache_del(struct mts_cache *c,
                                               const char *domain,
                                               mts_cache_done_cb cb, void *arg);
-/*! Visit every record (startup load, `mtasts cache list`). */
+/*! Visit every record (startup load, `mtasts cache list`), SQLite in
+ *  domain order, Redis in SCAN order (a record written during the scan
+ *  may or may not be seen). \p each is required, \p done may be NULL;
+ *  \p done runs once at the end (MTS_OK also when \p each stopped it). */
 MTS_API MTS_WUR enum mts_status mts_cache_scan(struct mts_cache *c,
                                                mts_cache_each_cb each,
                                                mts_cache_done_cb done,
                                                void *arg);
 /*!
- * Destroy \p c: pending writes are finished (SQLite) or dropped after
- * their callbacks run with MTS_ECANCELED (Redis); then handles close.
- * Run the loop afterwards so they finish closing. NULL is a no-op.
+ * Destroy \p c. Every pending callback has run once when it returns:
+ * SQLite finishes the queued writes (their callbacks get the real
+ * result, MTS_OK once committed) and cancels queued reads; Redis drops
+ * everything with MTS_ECANCELED. Then handles close: run the loop
+ * afterwards so they finish closing, before destroying the context.
+ * May be called from inside one of the store's callbacks. NULL is a
+ * no-op.
  */
 MTS_API void mts_cache_destroy(struct mts_cache *c);
 

@@ -23,6 +23,8 @@
 #include <mtasts/rpt_txt.h>
 #include <mtasts/net.h>
 #include <mtasts/sts_discover.h>
+#include <mtasts/cache.h>
+#include <mtasts/sts_resolver.h>
 #include <mtasts/socketmap.h>
 
 #endif /* MTASTS_MTASTS_H */

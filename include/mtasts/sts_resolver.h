@@ -32,7 +32,25 @@
  *    store that fails is logged and ignored: answers come from memory.
  *
  * Each policy change and each failure is logged as one line through the
- * context's log callback: domain, id, mode, result, reason.
+ * context's log callback: domain, id, mode, result, reason:
+ *   INFO    policy domain=D id=I mode=M max_age=N mx=K
+ *           result=new|changed|refreshed|once      (once: max_age 0)
+ *   INFO    failure domain=D id=I result=VERDICT reason=R
+ *   WARNING the same, when a cached testing/enforce policy exists
+ *   WARNING refresh failed domain=D id=I mode=M result=VERDICT reason=R
+ *           (INFO when the cached mode is none, RFC 8461 3.3)
+ * Untrusted text (reasons) is escaped.
+ *
+ * Ownership and teardown: the net and the store are borrowed. Tear down
+ * in this order: mts_sts_resolver_destroy(), mts_cache_destroy(),
+ * mts_net_destroy(), then run the loop until it has no more handles.
+ * Discoveries and store calls still in progress when the resolver is
+ * destroyed are detached: their callbacks (run by the net or the store,
+ * at the latest when those are destroyed) only free their own state.
+ * The context must outlive all of them.
+ *
+ * Thread safety: loop thread only (the net's loop). The design is in
+ * docs/internals/resolver.md, the choices in docs/decisions/resolver.md.
  */
 #ifndef MTASTS_STS_RESOLVER_H
 #define MTASTS_STS_RESOLVER_H
@@ -107,6 +125,8 @@ mts_sts_resolver_create(struct mts_ctx *ctx, struct mts_net *net,
 /*!
  * Destroy \p r: pending lookups get their callback with
  * MTS_ANSWER_TEMP first. Run the loop afterwards. NULL is a no-op.
+ * May be called from a resolver callback: the teardown then happens
+ * when the callback returns.
  */
 MTS_API void mts_sts_resolver_destroy(struct mts_sts_resolver *r);
 
@@ -120,6 +140,14 @@ struct mts_sts_lookup;
  * no later than \p deadline_ms from now.
  * \param[out] handle  set to a handle for mts_sts_lookup_cancel() when
  *                     the lookup is pending, else to NULL; may be NULL.
+ *                     The handle is valid until the callback has run or
+ *                     the lookup was cancelled.
+ * \return MTS_OK (the callback runs exactly once); otherwise the
+ * callback never runs: MTS_EINVAL (NULL arguments, empty or longer than
+ * MTS_DOMAIN_MAX), MTS_EIDN (not a domain name), MTS_ECANCELED (the
+ * resolver is being destroyed, or its net is), MTS_ENOMEM.
+ * A pending lookup's answer is TEMP with reason "out of memory" when
+ * memory ran out on the way.
  */
 MTS_API MTS_WUR enum mts_status
 mts_sts_resolver_lookup(struct mts_sts_resolver *r, const char *domain,
@@ -132,10 +160,14 @@ MTS_API void mts_sts_lookup_cancel(struct mts_sts_lookup *l);
 
 /* Operator control (`mtasts cache ...`). */
 
-/*! Forget \p domain in memory and in the store. */
+/*! Forget \p domain in memory and in the store. A discovery in progress
+ *  for it still lands its result. Do not purge the domain of an answer
+ *  from inside its callback (the answer's pointers would dangle). */
 MTS_API MTS_WUR enum mts_status mts_sts_resolver_purge(struct mts_sts_resolver *r,
                                                        const char *domain);
-/*! Re-discover \p domain now (TXT and fetch), whatever its state. */
+/*! Re-discover \p domain now (TXT and fetch), whatever its state: a
+ *  cached policy is re-fetched even with an unchanged id and inside the
+ *  fetch backoff; does nothing when a discovery is already running. */
 MTS_API MTS_WUR enum mts_status mts_sts_resolver_refresh(struct mts_sts_resolver *r,
                                                          const char *domain);
 
@@ -149,8 +181,10 @@ struct mts_sts_resolver_stats {
   uint64_t fetch_results[7]; /* by enum mts_sts_verdict of fetches */
   uint64_t refresh_failures; /* proactive refreshes that failed */
   uint64_t store_errors;     /* store calls that failed */
-  uint64_t policies[4];      /* cached policies by enum mts_sts_mode */
+  uint64_t policies[4];      /* cached policies (expired ones too) by
+                                enum mts_sts_mode */
   size_t records;            /* in-memory records */
+  size_t inflight;           /* records with a discovery in progress */
 };
 
 MTS_API void mts_sts_resolver_stats(const struct mts_sts_resolver *r,
