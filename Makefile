@@ -1,7 +1,7 @@
 # mtasts: the two commands of the README.
 #   make run    install missing Debian packages, build, run the program
 #   make check  install, build with -Werror, run every test
-# Other targets: build, unit, asan, fuzz-replay, integration, fuzz, clean.
+# Other targets: build, demo, bench, unit, asan, integration, fuzz, clean.
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
@@ -11,7 +11,7 @@ CMAKE    ?= cmake
 CTEST    ?= ctest
 CTESTFLAGS ?= --output-on-failure
 
-.PHONY: all deps build run check unit asan integration fuzz clean
+.PHONY: all deps build run demo bench check unit asan integration fuzz clean
 
 all: build
 
@@ -24,11 +24,20 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD) -j$(JOBS)
 
-# Until the daemon lands, `make run` queries a domain of the test world:
-# it brings the world up in its own network namespace, runs
-# `mtasts query`, and tears the world down.
+# `make run` starts the policy daemon in the foreground on its defaults
+# (127.0.0.1:8461) with the embedded SQLite cache in $(BUILD)/run/.
 run: build
+	./scripts/run-daemon $(BUILD)
+
+# `make demo` brings the closed test world up in its own network
+# namespace, runs `mtasts query` against some of its domains, and tears
+# it down.
+demo: build
 	./scripts/run-demo $(BUILD)/mtasts
+
+# Benchmarks against postfix-mta-sts-resolver (never part of `make check`).
+bench: build
+	./bench/run
 
 # The unit tests and fuzz replay, under ASan+UBSan, built with clang.
 $(ASAN)/CMakeCache.txt:
