@@ -47,6 +47,25 @@ void mts_arena_destroy(struct mts_arena *a) {
   mts_free(a->ctx, a);
 }
 
+void *mts_arena_create_object(struct mts_ctx *ctx, size_t size,
+                              struct mts_arena **arena) {
+  struct mts_arena *a = mts_arena_create(ctx);
+  void *obj;
+
+  *arena = NULL;
+  if (a == NULL) {
+    return NULL;
+  }
+  obj = mts_arena_alloc(a, size);
+  if (obj == NULL) {
+    mts_arena_destroy(a);
+    return NULL;
+  }
+  memset(obj, 0, size);
+  *arena = a;
+  return obj;
+}
+
 struct mts_ctx *mts_arena_ctx(const struct mts_arena *a) { return a->ctx; }
 
 void *mts_arena_alloc(struct mts_arena *a, size_t size) {

@@ -13,6 +13,14 @@ struct mts_arena;
 /* \return NULL on allocation failure. */
 struct mts_arena *mts_arena_create(struct mts_ctx *ctx);
 void mts_arena_destroy(struct mts_arena *a);
+/*
+ * The shape of every parse result: a new arena with a zeroed object of
+ * \p size bytes as its first allocation, so destroying the arena frees
+ * the object too. \return the object (its arena in *arena), or NULL
+ * with nothing allocated.
+ */
+void *mts_arena_create_object(struct mts_ctx *ctx, size_t size,
+                              struct mts_arena **arena);
 struct mts_ctx *mts_arena_ctx(const struct mts_arena *a);
 /* 16-byte aligned; NULL on allocation failure or overflow. */
 void *mts_arena_alloc(struct mts_arena *a, size_t size);

@@ -426,16 +426,10 @@ enum mts_status mts_rpt_txt_parse(struct mts_ctx *ctx,
   if (ctx == NULL || set == NULL || out == NULL) {
     return MTS_EINVAL;
   }
-  arena = mts_arena_create(ctx);
-  if (arena == NULL) {
-    return MTS_ENOMEM;
-  }
-  t = mts_arena_alloc(arena, sizeof(*t));
+  t = mts_arena_create_object(ctx, sizeof(*t), &arena);
   if (t == NULL) {
-    mts_arena_destroy(arena);
     return MTS_ENOMEM;
   }
-  memset(t, 0, sizeof(*t));
   t->arena = arena;
   mts_findings_init(&t->findings, arena);
   t->verdict = MTS_RPT_TXT_NONE;

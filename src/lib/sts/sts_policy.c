@@ -628,16 +628,10 @@ enum mts_status mts_sts_policy_parse(struct mts_ctx *ctx, const uint8_t *body,
   if (ctx == NULL || out == NULL || (body == NULL && len > 0)) {
     return MTS_EINVAL;
   }
-  arena = mts_arena_create(ctx);
-  if (arena == NULL) {
-    return MTS_ENOMEM;
-  }
-  p = mts_arena_alloc(arena, sizeof(*p));
+  p = mts_arena_create_object(ctx, sizeof(*p), &arena);
   if (p == NULL) {
-    mts_arena_destroy(arena);
     return MTS_ENOMEM;
   }
-  memset(p, 0, sizeof(*p));
   p->arena = arena;
   p->mode = MTS_STS_MODE_UNKNOWN;
   p->max_age = -1;
