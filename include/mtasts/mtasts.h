@@ -18,6 +18,7 @@
 #include <mtasts/txt.h>
 #include <mtasts/sts_txt.h>
 #include <mtasts/sts_policy.h>
+#include <mtasts/sts_policy_write.h>
 #include <mtasts/sts_match.h>
 #include <mtasts/sts_state.h>
 #include <mtasts/rpt_txt.h>

@@ -76,6 +76,74 @@ MTS_API MTS_WUR enum mts_status mts_net_dns_txt(struct mts_net *net,
                                                 mts_net_dns_txt_cb cb,
                                                 void *arg);
 
+/* One MX record (RFC 1035 3.3.9), borrowed for the duration of the
+ * callback. */
+struct mts_net_mx {
+  uint16_t preference;
+  /* The exchange host name: lower case (ASCII), no trailing dot, as sent
+   * (A-labels; not otherwise validated). "" for the null MX "." of
+   * RFC 7505 ("this domain accepts no mail"). */
+  const char *exchange;
+};
+
+/*!
+ * MX lookup result callback. \p st is MTS_OK (\p mx holds \p n >= 1
+ * records in the order of the answer, CNAMEs followed by the resolver;
+ * not sorted, duplicates kept), MTS_ENXDOMAIN (the name does not exist),
+ * MTS_ENODATA (the name exists without MX records: for mail, RFC 5321
+ * 5.1's implicit MX applies), MTS_ESERVFAIL, MTS_ETIMEOUT,
+ * MTS_ECONNECT, MTS_ECANCELED, MTS_ENOMEM or another error (then \p mx
+ * is NULL and \p n 0). \p mx, its strings and \p errmsg are borrowed for
+ * the duration of the callback. \p authenticated is the AD bit of the
+ * answer, also for MTS_ENXDOMAIN and MTS_ENODATA (an authenticated
+ * denial of existence, RFC 4035 3.2.3); false for every other failure.
+ * DNSSEC: only meaningful with a validating resolver on a trusted path.
+ */
+typedef void (*mts_net_dns_mx_cb)(void *arg, enum mts_status st,
+                                  const struct mts_net_mx *mx, size_t n,
+                                  bool authenticated, const char *errmsg);
+
+/*!
+ * Look up the MX RRset of \p name (ASCII, no trailing dot needed), with
+ * the same deadline, query bits (RD, AD, EDNS) and cancellation rules as
+ * mts_net_dns_txt(): \p cb runs exactly once, never from inside this
+ * call. \return MTS_OK; MTS_EINVAL (NULL argument, empty, too long or
+ * non-printable name); MTS_ECANCELED (the net is being destroyed);
+ * MTS_ENOMEM.
+ */
+MTS_API MTS_WUR enum mts_status mts_net_dns_mx(struct mts_net *net,
+                                               const char *name,
+                                               mts_net_dns_mx_cb cb,
+                                               void *arg);
+
+/*!
+ * TLSA lookup result callback (for DANE detection, RFC 7672 2.2). \p st
+ * is MTS_OK when the answer section holds \p count >= 1 TLSA records
+ * (type 52, class IN; the records' contents are not parsed or checked),
+ * MTS_ENODATA (the name exists, or an answer came, without TLSA records),
+ * MTS_ENXDOMAIN, MTS_ESERVFAIL, MTS_ETIMEOUT, MTS_ECONNECT, MTS_EIO (a
+ * malformed answer), MTS_ECANCELED or another error (\p count 0).
+ * \p authenticated is the AD bit, also for MTS_ENODATA and MTS_ENXDOMAIN
+ * (authenticated denial: RFC 7672 2.2 treats the MX as "no DANE" only
+ * then); false for other failures. RFC 7672 2.2 wants TLSA records used
+ * only when the answer is DNSSEC-validated ("secure"), so a caller
+ * building DANE on this must require it (and trust the path to its
+ * validating resolver). \p errmsg is borrowed for the callback.
+ */
+typedef void (*mts_net_dns_tlsa_cb)(void *arg, enum mts_status st,
+                                    size_t count, bool authenticated,
+                                    const char *errmsg);
+
+/*!
+ * Look up the TLSA RRset of \p name, e.g. "_25._tcp.mx.example.com"
+ * (the caller builds the name: RFC 6698 3). Same rules as
+ * mts_net_dns_mx(). \return as mts_net_dns_mx().
+ */
+MTS_API MTS_WUR enum mts_status mts_net_dns_tlsa(struct mts_net *net,
+                                                 const char *name,
+                                                 mts_net_dns_tlsa_cb cb,
+                                                 void *arg);
+
 /* An HTTP response, borrowed for the duration of the callback. */
 struct mts_http_response {
   long status;              /* HTTP status code */

@@ -171,6 +171,43 @@ MTS_API MTS_WUR enum mts_status mts_sts_resolver_purge(struct mts_sts_resolver *
 MTS_API MTS_WUR enum mts_status mts_sts_resolver_refresh(struct mts_sts_resolver *r,
                                                          const char *domain);
 
+/* One in-memory record as seen by `mtasts cache list|show`. Every pointer
+ * is borrowed from the resolver: valid during the mts_sts_resolver_each()
+ * callback, or after mts_sts_resolver_get() until the next call into the
+ * resolver or the next run of its loop. */
+struct mts_sts_resolver_record {
+  const char *domain;                  /* A-label, lower case */
+  const struct mts_sts_entry *entry;   /* id, mode, max_age, fetched_at,
+                                          failed_id, failed_at */
+  const struct mts_sts_policy *policy; /* the cached policy, or NULL */
+  int64_t expires;        /* fetched_at + max_age; 0 when no policy */
+  bool txt_checked;       /* a TXT id check happened */
+  int64_t txt_checked_at; /* when (ctx clock) */
+  int64_t neg_until;      /* a negative answer holds while now < this */
+  enum mts_sts_verdict last_verdict; /* latest discovery outcome
+                                        (MTS_STS_V_NO_POLICY before any) */
+  const char *reason;     /* its reason, escaped ("" when none) */
+  bool inflight;          /* a discovery is running */
+};
+
+/* Return false to stop the walk. The callback must not call into the
+ * resolver. */
+typedef bool (*mts_sts_resolver_each_cb)(
+    void *arg, const struct mts_sts_resolver_record *rec);
+
+/*! Visit every in-memory record, most recently used first (the store is
+ *  not consulted: see mts_cache_scan() for that). NULL \p r or \p cb: no-op. */
+MTS_API void mts_sts_resolver_each(const struct mts_sts_resolver *r,
+                                   mts_sts_resolver_each_cb cb, void *arg);
+
+/*! The in-memory record of \p domain (exact, lower case), into \p out;
+ *  does not touch the LRU order. \return MTS_OK, MTS_ENOTFOUND, or
+ *  MTS_EINVAL (NULL arguments, empty or too long domain); \p out is
+ *  zeroed unless MTS_OK. */
+MTS_API MTS_WUR enum mts_status
+mts_sts_resolver_get(const struct mts_sts_resolver *r, const char *domain,
+                     struct mts_sts_resolver_record *out);
+
 /* Counters for metrics. */
 struct mts_sts_resolver_stats {
   uint64_t lookups;          /* lookups started */

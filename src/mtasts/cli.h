@@ -72,5 +72,9 @@ int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 int cmd_query(int argc, char **argv);
 int cmd_lint(int argc, char **argv);
 int cmd_match(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif /* MTS_CLI_H */

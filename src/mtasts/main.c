@@ -15,6 +15,17 @@ static void usage(FILE *out) {
         "  lint sts-record RR... [--json]      check an _mta-sts TXT record\n"
         "  lint tlsrpt-record RR... [--json]   check an _smtp._tls TXT record\n"
         "  match PATTERN HOST                  does an mx pattern match HOST?\n"
+        "  init DOMAIN (--mx PATTERN... | --from-dns) [--mode MODE]\n"
+        "        [--max-age N] [--rua URI...] [--output FILE] [--force]\n"
+        "                                      write a policy, print the DNS\n"
+        "                                      records and an nginx block\n"
+        "  policy id [FILE|-]                  the content-derived policy id\n"
+        "  check DOMAIN... [--json] [--resolver IP[:PORT]] [--ca-file FILE]\n"
+        "        [--timeout SECONDS]   audit a domain's MTA-STS and TLSRPT\n"
+        "  cache list|show DOMAIN|purge DOMAIN|refresh DOMAIN\n"
+        "        [--socket PATH] [--json]      the running mtastsd's cache\n"
+        "  cache list|show DOMAIN --sqlite FILE [--json]\n"
+        "                                      a SQLite cache file, offline\n"
         "  version                             print the version\n"
         "\n"
         "See mtasts(1) for exit codes and output formats.\n",
@@ -37,6 +48,18 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "match") == 0) {
     return cmd_match(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "init") == 0) {
+    return cmd_init(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "policy") == 0) {
+    return cmd_policy(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "check") == 0) {
+    return cmd_check(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "cache") == 0) {
+    return cmd_cache(argc - 2, argv + 2);
   }
   if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
     printf("mtasts %s\n", MTS_VERSION_STR);

@@ -8,6 +8,7 @@
 
 #include <mtasts/limits.h>
 #include <mtasts/sts_discover.h>
+#include <mtasts/sts_match.h>
 #include <mtasts/sts_policy.h>
 
 /* A bounded string builder over the caller's buffer; `over` is sticky. */
@@ -175,27 +176,113 @@ size_t mtastsd_answer_policy_string(const char *line, char *out,
   return n - start;
 }
 
+/* \p name is already one of the ':'-separated names written since
+ * \p start. */
+static bool listed(const struct out *w, size_t start, const char *name) {
+  size_t n = strlen(name), i = start;
+
+  while (i < w->len) {
+    size_t j = i;
+
+    while (j < w->len && w->p[j] != ':') {
+      j++;
+    }
+    if (j - i == n && memcmp(w->p + i, name, n) == 0) {
+      return true;
+    }
+    i = j + 1;
+  }
+  return false;
+}
+
+static void put_name(struct out *w, size_t start, const char *name,
+                     size_t *used) {
+  if (listed(w, start, name)) {
+    return;
+  }
+  if ((*used)++ > 0) {
+    out_str(w, ":");
+  }
+  out_str(w, name);
+}
+
+/* Each MX host of \p set that the wildcard \p pat matches (RFC 8461
+ * 4.1: exactly one label), in set order (AN-2). */
+static void put_expanded(struct out *w, size_t start, const char *pat,
+                         const struct mtastsd_mxset *set, size_t *used) {
+  size_t k;
+
+  for (k = 0; k < set->n; k++) {
+    const char *h = set->hosts[k];
+    bool m = false;
+
+    if (h != NULL && valid_host(h) &&
+        mts_sts_match(pat, strlen(pat), h, strlen(h), &m) == MTS_OK && m) {
+      put_name(w, start, h, used);
+    }
+  }
+}
+
+bool mtastsd_answer_needs_mx(const struct mts_sts_answer *a,
+                             const struct mtastsd_answer_opts *o) {
+  enum mts_sts_mode mode;
+  char norm[MTS_DOMAIN_MAX + 2];
+  size_t i, n;
+
+  if (a == NULL || o == NULL || !o->expand_wildcards ||
+      a->kind != MTS_ANSWER_POLICY || a->policy == NULL) {
+    return false;
+  }
+  mode = mts_sts_policy_mode(a->policy);
+  if (mode != MTS_STS_MODE_ENFORCE &&
+      !(mode == MTS_STS_MODE_TESTING && o->strict_testing)) {
+    return false;
+  }
+  n = mts_sts_policy_mx_count(a->policy);
+  for (i = 0; i < n; i++) {
+    if (mtastsd_answer_match_pattern(mts_sts_policy_mx(a->policy, i), norm,
+                                     sizeof(norm)) &&
+        norm[0] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
 /* "OK secure match=... [servername=hostname] [TLSRPT attributes]" as the
- * data of an OK reply (without "OK "). \return the number of patterns. */
+ * data of an OK reply (without "OK "). \return the number of names in
+ * match= (0: no usable pattern); \p *nomatch: the patterns were all
+ * wildcards matching no MX host, and match= holds MTASTSD_NO_MX_MATCH. */
 static size_t build_secure(const struct mts_sts_answer *a,
                            const struct mtastsd_answer_opts *o, bool tlsrpt,
-                           struct out *w) {
+                           struct out *w, bool *nomatch) {
   const struct mts_sts_policy *p = a->policy;
-  size_t i, n = mts_sts_policy_mx_count(p), used = 0;
+  size_t i, n = mts_sts_policy_mx_count(p), used = 0, usable = 0, start;
   char norm[MTS_DOMAIN_MAX + 2];
   char line[MTS_POLICY_MAX_SIZE + 1];
 
+  *nomatch = false;
   out_str(w, "secure match=");
+  start = w->len;
   for (i = 0; i < n; i++) {
     if (mx_wanted(p, i, norm, sizeof(norm))) {
-      if (used++ > 0) {
-        out_str(w, ":");
+      usable++;
+      if (norm[0] == '.' && o->mx != NULL) {
+        put_expanded(w, start, mts_sts_policy_mx(p, i), o->mx, &used);
+      } else {
+        put_name(w, start, norm, &used);
       }
-      out_str(w, norm);
     }
   }
-  if (used == 0) {
+  if (usable == 0) {
     return 0;
+  }
+  if (used == 0) {
+    /* Only wildcards, none matching an MX host: refuse every MX rather
+     * than answer NOTFOUND (opportunistic TLS). AN-2. */
+    out_str(w, MTASTSD_NO_MX_MATCH);
+    used = 1;
+    *nomatch = true;
   }
   if (o->require_sni) {
     out_str(w, " servername=hostname");
@@ -257,8 +344,10 @@ void mtastsd_answer_opts_init(struct mtastsd_answer_opts *o,
     o->require_sni = zone->require_sni;
     o->tlsrpt = zone->tlsrpt;
   }
+  o->expand_wildcards = true;
   if (cfg != NULL) {
     o->on_tempfail = cfg->on_tempfail;
+    o->expand_wildcards = cfg->wildcard_match == MTASTSD_WILDCARD_EXPAND;
   }
 }
 
@@ -268,6 +357,7 @@ void mtastsd_answer_build(const struct mts_sts_answer *a,
   struct out w;
   enum mts_sts_mode mode;
   const char *why;
+  bool nomatch = false;
 
   if (a == NULL || o == NULL) {
     notfound(buf, bufsize, r, "no policy");
@@ -302,7 +392,7 @@ void mtastsd_answer_build(const struct mts_sts_answer *a,
   }
 
   out_init(&w, buf, bufsize);
-  if (build_secure(a, o, o->tlsrpt, &w) == 0) {
+  if (build_secure(a, o, o->tlsrpt, &w, &nomatch) == 0) {
     /* Never "match=" with nothing after it (AN-3). */
     notfound(buf, bufsize, r, "no usable mx pattern");
     return;
@@ -311,8 +401,17 @@ void mtastsd_answer_build(const struct mts_sts_answer *a,
     /* Too large with the TLSRPT attributes: answer without them rather
      * than drop the policy (AN-6). */
     out_init(&w, buf, bufsize);
-    (void)build_secure(a, o, false, &w);
+    (void)build_secure(a, o, false, &w, &nomatch);
     why = "enforce, TLSRPT attributes dropped (too large)";
+  } else if (nomatch) {
+    why = mode == MTS_STS_MODE_ENFORCE
+              ? "enforce, no MX host matches the policy"
+              : "testing (strict), no MX host matches the policy";
+  } else if (o->expand_wildcards && o->mx == NULL &&
+             mtastsd_answer_needs_mx(a, o)) {
+    why = mode == MTS_STS_MODE_ENFORCE
+              ? "enforce, wildcards unexpanded (no MX set)"
+              : "testing (strict), wildcards unexpanded (no MX set)";
   }
   if (w.over) {
     notfound(buf, bufsize, r, "answer too large");

@@ -29,6 +29,23 @@
  * the NUL. */
 #define MTASTSD_ANSWER_BUF_MAX (MTS_SOCKETMAP_REPLY_MAX + 1)
 
+/* The name put in match= when wildcard expansion leaves no name at all
+ * (every pattern is a wildcard and no MX host matches one): an exact
+ * name under the reserved TLD .invalid (RFC 6761 6.4), which no
+ * certificate of a public CA can hold, so Postfix's "secure" level
+ * refuses every MX host and defers the mail, as RFC 8461 4.1 wants for
+ * MX hosts outside the policy (AN-2). NOTFOUND would let Postfix deliver
+ * with opportunistic TLS: looser. */
+#define MTASTSD_NO_MX_MATCH "mx-not-in-policy.invalid"
+
+/* The policy domain's MX host names for wildcard expansion (AN-2):
+ * lower case, no trailing dot; the implicit MX (the domain itself) when
+ * the domain has no MX records. Borrowed. */
+struct mtastsd_mxset {
+  const char *const *hosts;
+  size_t n;
+};
+
 /* What of a zone (and of the config) shapes an answer. Copied by value
  * into every pending request, so a reload (SIGHUP) that frees the old
  * config cannot leave a pending request pointing into it. */
@@ -42,6 +59,13 @@ struct mtastsd_answer_opts {
    * gets the attribute, which would defer mail the cached policy allows
    * (RFC 8461 5.1). docs/decisions/answers.md AN-4 (open). */
   bool policy_failure;
+  /* Config `wildcard_match`: expand (default) or postfix (AN-2). */
+  bool expand_wildcards;
+  /* Set by the caller just before mtastsd_answer_build(): the MX set
+   * each `*.suffix` pattern is expanded into; NULL: `.suffix` is sent
+   * (wildcard_match postfix, or the MX lookup failed with no earlier
+   * set: logged). Borrowed for the call. */
+  const struct mtastsd_mxset *mx;
 };
 
 /*! Fill \p o from \p zone and \p cfg (either may be NULL: defaults). */
@@ -55,7 +79,10 @@ struct mtastsd_reply {
   size_t len;                         /* bytes of text (OK data, TEMP reason) */
   /* Why the reply is what it is, for the decision log line: "enforce",
    * "testing (strict)", "mode testing", "mode none", "no policy",
-   * "no usable mx pattern", "answer too large", "tempfail". Static. */
+   * "no usable mx pattern", "answer too large", "tempfail"; with
+   * wildcard expansion also "enforce, no MX host matches the policy"
+   * (match=MTASTSD_NO_MX_MATCH) and "..., wildcards unexpanded (no MX
+   * set)" (the caller had no MX set: looser, logged). Static. */
   const char *why;
 };
 
@@ -70,11 +97,21 @@ void mtastsd_answer_build(const struct mts_sts_answer *a,
                           size_t bufsize, struct mtastsd_reply *out);
 
 /*!
- * The hook for RFC 8461 4.1 wildcards: write the Postfix match= form of
- * the policy mx pattern \p pat into \p out (\p outsize bytes, NUL
- * included). Today "*.example.com" becomes ".example.com" (Postfix: any
- * number of labels, looser than the RFC's one label: AN-2, open) and a
- * host name stays as it is, lower-cased.
+ * \return true when \p a is a policy answered as "secure" under \p o
+ * whose usable mx patterns include a wildcard and \p o asks for
+ * expansion: the caller then needs the domain's MX set (o->mx).
+ */
+bool mtastsd_answer_needs_mx(const struct mts_sts_answer *a,
+                             const struct mtastsd_answer_opts *o);
+
+/*!
+ * The Postfix match= form of the policy mx pattern \p pat, written into
+ * \p out (\p outsize bytes, NUL included): "*.example.com" becomes
+ * ".example.com" (Postfix: any number of labels, looser than the RFC's
+ * one label; used as is only without an MX set: AN-2) and a host name
+ * stays as it is, lower-cased. With an MX set, mtastsd_answer_build()
+ * replaces each "*.x" by the MX host names it matches per RFC 8461 4.1
+ * (mts_sts_match), in MX-set order, without duplicates.
  * \return false when \p pat is not a valid host name or "*." + host name
  * (IP addresses, empty, bad bytes), or does not fit: skip it.
  */

@@ -105,6 +105,7 @@ struct key {
 static const char *const cache_type_names[] = {
     "internal", "sqlite", "redis", "redis_sentinel", "postgres", NULL};
 static const char *const tempfail_names[] = {"notfound", "temp", NULL};
+static const char *const wildcard_names[] = {"expand", "postfix", NULL};
 
 /* Postfix TLS security levels an override may answer (postconf(5),
  * smtp_tls_policy_maps); "none" alone means NOTFOUND instead. */
@@ -359,6 +360,12 @@ static const struct key top_keys[] = {
      .names = tempfail_names,
      .def = "notfound",
      .flags = F_MTASTSD},
+    {.name = "wildcard_match",
+     .type = K_ENUM,
+     .off = CFG(wildcard_match),
+     .names = wildcard_names,
+     .def = "expand",
+     .flags = F_MTASTSD},
     {.name = "dane",
      .type = K_BOOL,
      .off = CFG(dane),
@@ -368,6 +375,11 @@ static const struct key top_keys[] = {
      .type = K_STR,
      .off = CFG(metrics_listen),
      .check = C_HOSTPORT,
+     .flags = F_MTASTSD},
+    {.name = "control_socket",
+     .type = K_STR,
+     .off = CFG(control_socket),
+     .check = C_UNIX_PATH,
      .flags = F_MTASTSD},
     {.name = "overrides",
      .type = K_OVERRIDES,
@@ -2230,6 +2242,7 @@ void mtastsd_config_free(struct mtastsd_config *c) {
   xfree(al, c->resolver);
   xfree(al, c->ca_file);
   xfree(al, c->metrics_listen);
+  xfree(al, c->control_socket);
   xfree(al, c->path);
   al->free_fn(c, al->arg);
 }

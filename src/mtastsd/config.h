@@ -52,6 +52,17 @@ enum mtastsd_tempfail {
   MTASTSD_TEMPFAIL_TEMP          /* answer TEMP: Postfix defers and retries */
 };
 
+/* How a policy's `*.` patterns reach Postfix's match= (mtastsd key
+ * `wildcard_match`; docs/decisions/answers.md AN-2). */
+enum mtastsd_wildcard {
+  /* Each `*.suffix` becomes the domain's MX host names it matches (RFC
+   * 8461 4.1: one label), resolved by the daemon (default). */
+  MTASTSD_WILDCARD_EXPAND = 0,
+  /* `.suffix`, as the peer: Postfix then accepts any depth of subdomain,
+   * looser than the RFC. */
+  MTASTSD_WILDCARD_POSTFIX
+};
+
 /* A per-domain override (mtastsd key `overrides`). */
 struct mtastsd_override {
   char *domain; /* A-label, lower case */
@@ -101,9 +112,11 @@ struct mtastsd_config {
   char *ca_file;         /* NULL: system trust store */
   uint32_t negative_ttl; /* s, 60 */
   enum mtastsd_tempfail on_tempfail;
+  enum mtastsd_wildcard wildcard_match; /* expand */
   bool dane;            /* answer dane-only when MX hosts have
                            DNSSEC-validated TLSA records; true */
   char *metrics_listen; /* host:port of the Prometheus endpoint, NULL off */
+  char *control_socket; /* UNIX socket for `mtasts cache`, NULL off */
   struct mtastsd_override *overrides;
   size_t noverrides;
 };

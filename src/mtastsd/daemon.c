@@ -21,6 +21,8 @@
 #include <mtasts/sts_policy.h>
 
 #include "answer.h"
+#include "mxcache.h"
+#include "dane.h"
 
 #define D_LOG "MAIN"
 #define R_LOG "PF"
@@ -101,7 +103,17 @@ struct dreq {
   struct mtastsd_answer_opts opts;
   bool in_call;  /* inside mts_sts_resolver_lookup() */
   bool answered; /* the callback ran inside that call */
+  bool lookup_done; /* the resolver's callback ran (lookup handle gone) */
+  bool mx_ready;    /* opts.mx is the MX set (wildcard expansion, AN-2) */
+  struct mtastsd_mxwait *mxwait; /* waiting for the MX set */
+  bool dane;     /* config `dane` when the request came */
+  /* Waiting for the first DANE check of the domain (dane.h): the
+   * MTA-STS reply is held meanwhile. */
+  struct mtastsd_dane_wait *dwait;
+  char *held;
+  size_t held_len;
   char zone[MTS_SOCKETMAP_NAME_MAX + 1];
+  char domain[MTS_SOCKETMAP_NORM_MAX];
 };
 
 static void log_decision(struct mtastsd_daemon *d, const char *peer,
@@ -113,7 +125,9 @@ static void log_decision(struct mtastsd_daemon *d, const char *peer,
 
   if (strcmp(r->why, "no usable mx pattern") == 0 ||
       strncmp(r->why, "answer too large", 16) == 0 ||
-      strstr(r->why, "dropped") != NULL) {
+      strstr(r->why, "dropped") != NULL ||
+      strstr(r->why, "unexpanded") != NULL ||
+      strstr(r->why, "no MX host") != NULL) {
     lvl = MTASTSD_WARN;
   }
   if (!mtastsd_log_on(d->log, lvl)) {
@@ -135,23 +149,149 @@ static void log_decision(struct mtastsd_daemon *d, const char *peer,
               r->why);
 }
 
+static void dreq_free(struct dreq *q) {
+  free(q->held);
+  free(q);
+}
+
 static void dreq_cancel(void *arg) {
   struct dreq *q = arg;
 
   if (q->lookup != NULL) {
     mts_sts_lookup_cancel(q->lookup);
   }
-  free(q);
+  mtastsd_dane_wait_cancel(q->dwait);
+  mtastsd_mxwait_cancel(q->mxwait);
+  dreq_free(q);
+}
+
+/* RFC 8461 2: MTA-STS must not override DANE. The reply when every MX
+ * host has DNSSEC-validated TLSA records (dane.h, docs/decisions/dane.md
+ * DN-5: plain, no TLSRPT attributes, which Postfix refuses for a policy
+ * other than secure). */
+static const char dane_only[] = "dane-only";
+#define DANE_WHY "dane-only: DNSSEC-validated TLSA records for every MX host"
+
+/* The first DANE check of q's domain finished: send the held reply or
+ * dane-only. Runs from the loop, never inside a call of ours. */
+static void on_dane(void *arg, enum mtastsd_dane_result res,
+                    const char *reason) {
+  struct dreq *q = arg;
+  struct mtastsd_daemon *d = q->d;
+  bool dane = res == MTASTSD_DANE_ALL;
+
+  q->dwait = NULL;
+  LOG_D(d->log, R_LOG, "%s: zone=%s domain=%s answer=OK (%s; dane=%s: %s)",
+        mtastsd_req_peer(q->req), q->zone, q->domain,
+        dane ? DANE_WHY : "MTA-STS policy", mtastsd_dane_result_str(res),
+        reason);
+  if (dane) {
+    mtastsd_req_reply(q->req, MTS_SOCKETMAP_REPLY_OK, dane_only,
+                      sizeof(dane_only) - 1);
+  } else {
+    mtastsd_req_reply(q->req, MTS_SOCKETMAP_REPLY_OK, q->held, q->held_len);
+  }
+  dreq_free(q);
+}
+
+/* A DANE check finished (dane.h): log the domain's decision. */
+static void on_dane_checked(void *arg, const char *domain,
+                            enum mtastsd_dane_result res, const char *reason,
+                            bool changed) {
+  struct mtastsd_daemon *d = arg;
+  enum mtastsd_level lvl = changed ? MTASTSD_INFO : MTASTSD_DEBUG;
+
+  if (res == MTASTSD_DANE_INCONCLUSIVE ||
+      (changed && res == MTASTSD_DANE_PARTIAL)) {
+    lvl = MTASTSD_WARN;
+  }
+  if (mtastsd_log_on(d->log, lvl)) {
+    mtastsd_log(d->log, lvl, D_LOG, "dane domain=%s result=%s answer=%s (%s)",
+                domain, mtastsd_dane_result_str(res),
+                res == MTASTSD_DANE_ALL ? "dane-only"
+                : res == MTASTSD_DANE_INCONCLUSIVE
+                    ? "unchanged"
+                    : "mta-sts",
+                reason);
+  }
+}
+
+/* Apply RFC 8461 2 to an OK reply \p r (text in d->reply_buf) for \p a.
+ * \return true when the reply is held until the domain's first DANE
+ * check finishes (on_dane answers then). */
+static bool dane_apply(struct dreq *q, const struct mts_sts_answer *a,
+                       struct mtastsd_reply *r) {
+  struct mtastsd_daemon *d = q->d;
+  enum mtastsd_dane_result res;
+  const char *reason;
+
+  if (!q->dane || d->dane == NULL || r->kind != MTS_SOCKETMAP_REPLY_OK ||
+      a->kind != MTS_ANSWER_POLICY || a->domain == NULL) {
+    return false;
+  }
+  res = mtastsd_dane_get(d->dane, a->domain, on_dane, q, &q->dwait, &reason);
+  if (q->dwait != NULL) {
+    q->held = malloc(r->len + 1);
+    if (q->held == NULL) {
+      mtastsd_dane_wait_cancel(q->dwait); /* answer MTA-STS now */
+      q->dwait = NULL;
+      return false;
+    }
+    memcpy(q->held, d->reply_buf, r->len);
+    q->held[r->len] = '\0';
+    q->held_len = r->len;
+    (void)snprintf(q->domain, sizeof(q->domain), "%s", a->domain);
+    r->why = "MTA-STS policy; waiting for the domain's first DANE check";
+    return true;
+  }
+  if (res == MTASTSD_DANE_ALL) {
+    memcpy(d->reply_buf, dane_only, sizeof(dane_only));
+    r->len = sizeof(dane_only) - 1;
+    r->why = DANE_WHY;
+  }
+  return false;
+}
+
+static void on_answer(void *arg, const struct mts_sts_answer *a);
+
+/* The MX set for q's wildcards is known (mxcache.h): answer now. \p a is
+ * the cache's copy of the resolver's answer. Runs from the loop. */
+static void on_mx_set(void *arg, const struct mts_sts_answer *a,
+                      const struct mtastsd_mxset *mx) {
+  struct dreq *q = arg;
+
+  q->mxwait = NULL;
+  q->mx_ready = true;
+  q->opts.mx = mx;
+  on_answer(q, a);
 }
 
 static void on_answer(void *arg, const struct mts_sts_answer *a) {
   struct dreq *q = arg;
   struct mtastsd_daemon *d = q->d;
   struct mtastsd_reply r;
+  bool held;
 
+  q->lookup = NULL; /* the handle ends with this callback */
+  q->lookup_done = true;
+  /* Wildcards are expanded into the MX host names they match (AN-2):
+   * from the MX cache at once, or after one MX lookup (on_mx_set). */
+  if (!q->mx_ready && mtastsd_answer_needs_mx(a, &q->opts)) {
+    const struct mtastsd_mxset *mx = NULL;
+
+    if (!mtastsd_mxcache_get(d->mx, a, &mx, on_mx_set, q, &q->mxwait)) {
+      return;
+    }
+    q->opts.mx = mx;
+  }
   mtastsd_answer_build(a, &q->opts, d->reply_buf, MTASTSD_ANSWER_BUF_MAX, &r);
+  q->opts.mx = NULL; /* borrowed for the build only */
+  held = dane_apply(q, a, &r);
   log_decision(d, mtastsd_req_peer(q->req), q->zone,
                a->domain != NULL ? a->domain : "?", a, &r);
+  if (held) {
+    return; /* on_dane answers and frees q */
+  }
   mtastsd_req_reply(q->req, r.kind, d->reply_buf, r.len);
   if (q->in_call) {
     q->answered = true; /* freed by the caller */
@@ -225,6 +365,7 @@ static void on_request(void *arg, struct mtastsd_req *req,
   }
   q->d = d;
   q->req = req;
+  q->dane = d->cfg->dane;
   mtastsd_answer_opts_init(&q->opts, z, d->cfg);
   memcpy(q->zone, zone, sizeof(zone));
   mtastsd_req_set_cancel(req, dreq_cancel, q);
@@ -248,7 +389,9 @@ static void on_request(void *arg, struct mtastsd_req *req,
     on_answer(q, &a); /* answers per on_tempfail and frees q */
     return;
   }
-  q->lookup = h;
+  if (!q->lookup_done) {
+    q->lookup = h;
+  }
 }
 
 /* ---- reload ---- */
@@ -281,7 +424,8 @@ static bool backend_changed(const struct mtastsd_config *a,
          a->refresh_interval != b->refresh_interval ||
          a->refresh_concurrency != b->refresh_concurrency ||
          a->refresh_grace_ratio != b->refresh_grace_ratio ||
-         !str_eq(a->metrics_listen, b->metrics_listen);
+         !str_eq(a->metrics_listen, b->metrics_listen) ||
+         !str_eq(a->control_socket, b->control_socket);
 }
 
 /* Load a config, logging each error line. */
@@ -361,10 +505,18 @@ static void on_drained(void *arg) {
   LOG_D(d->log, D_LOG, "all connections closed");
   (void)uv_timer_stop(&d->stop_timer);
   /* Close what keeps the loop alive; uv_run() then returns. */
+  mtastsd_metrics_http_close(d->metrics);
+  d->metrics = NULL;
+  mtastsd_control_close(d->control);
+  d->control = NULL;
   mts_sts_resolver_destroy(d->resolver);
   d->resolver = NULL;
+  mtastsd_mxcache_destroy(d->mx);
+  d->mx = NULL;
   mts_cache_destroy(d->store);
   d->store = NULL;
+  mtastsd_dane_destroy(d->dane);
+  d->dane = NULL;
   mts_net_destroy(d->net);
   d->net = NULL;
   if (d->handles_up) {
@@ -472,11 +624,32 @@ static int lookup_owner(struct mtastsd_daemon *d, uid_t *uid, gid_t *gid) {
   return 0;
 }
 
+/* ---- side channels: metrics and control (metrics_http.h, control.h) ---- */
+
+static void collect_metrics(void *arg, struct mtastsd_metrics *out) {
+  struct mtastsd_daemon *d = arg;
+
+  mts_sts_resolver_stats(d->resolver, &out->rs); /* zero without one */
+  mtastsd_server_stats(d->srv, &out->srv);
+}
+
+static struct mts_sts_resolver *control_resolver(void *arg) {
+  struct mtastsd_daemon *d = arg;
+
+  return d->stopping ? NULL : d->resolver;
+}
+
 int mtastsd_daemon_listen(struct mtastsd_daemon *d) {
   const struct mtastsd_config *c = d->cfg;
   uid_t uid;
   gid_t gid;
 
+  /* The metrics port is bound here, as root, like the socketmap one. */
+  if (c->metrics_listen != NULL &&
+      mtastsd_metrics_http_create(&d->loop, d->log, c->metrics_listen,
+                                  collect_metrics, d, &d->metrics) != 0) {
+    return -1;
+  }
   if (c->unix_path != NULL) {
     if (lookup_owner(d, &uid, &gid) != 0) {
       return -1;
@@ -552,6 +725,13 @@ int mtastsd_daemon_start(struct mtastsd_daemon *d) {
   enum mts_status st;
   uint32_t t = max_zone_timeout(c);
 
+  /* After the privilege drop, so the socket belongs to the daemon's
+   * user; before any thread exists (the socket is made under a umask). */
+  if (c->control_socket != NULL &&
+      mtastsd_control_create(&d->loop, d->log, d->ctx, c->control_socket,
+                             control_resolver, d, &d->control) != 0) {
+    return -1;
+  }
   mts_net_options_init(&no);
   no.resolver = c->resolver;
   no.ca_file = c->ca_file;
@@ -580,6 +760,23 @@ int mtastsd_daemon_start(struct mtastsd_daemon *d) {
           mts_status_str(st));
     return -1;
   }
+  /* MX sets for wildcard expansion (mxcache.h, AN-2). */
+  d->mx = mtastsd_mxcache_create(&d->loop, d->ctx, d->net, d->log);
+  if (d->mx == NULL) {
+    LOG_E(d->log, D_LOG, "out of memory");
+    return -1;
+  }
+  /* Always created, so a reload can turn `dane` on; used only while it
+   * is. Re-checks at the TXT id check cadence (cache_grace). */
+  if (mtastsd_dane_create(&d->loop, d->net, c->cache_size, c->cache_grace,
+                          on_dane_checked, d, &d->dane) != 0) {
+    LOG_E(d->log, D_LOG, "out of memory");
+    return -1;
+  }
+  LOG_I(d->log, D_LOG, "dane: %s",
+        c->dane ? "on (dane-only for domains whose MX hosts all have "
+                  "DNSSEC-validated TLSA records)"
+                : "off");
 
   (void)signal(SIGPIPE, SIG_IGN);
   (void)uv_signal_init(&d->loop, &d->sig_term);
@@ -620,8 +817,16 @@ void mtastsd_daemon_cleanup(struct mtastsd_daemon *d) {
       mtastsd_server_abort(d->srv);
       mtastsd_server_shutdown(d->srv, NULL, NULL);
     }
+    mtastsd_metrics_http_close(d->metrics);
+    d->metrics = NULL;
+    mtastsd_control_close(d->control);
+    d->control = NULL;
     mts_sts_resolver_destroy(d->resolver);
+    mtastsd_mxcache_destroy(d->mx);
+    d->mx = NULL;
     mts_cache_destroy(d->store);
+    mtastsd_dane_destroy(d->dane);
+    d->dane = NULL;
     mts_net_destroy(d->net);
     d->resolver = NULL;
     d->store = NULL;

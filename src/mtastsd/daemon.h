@@ -31,7 +31,9 @@
 #include <mtasts/sts_resolver.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "server.h"
 
 /* The peer's default configuration file. */
@@ -52,7 +54,11 @@ struct mtastsd_daemon {
   struct mts_net *net;
   struct mts_cache *store;
   struct mts_sts_resolver *resolver;
+  struct mtastsd_mxcache *mx; /* MX sets for wildcard expansion (AN-2) */
+  struct mtastsd_dane *dane; /* DANE detection (dane.h; config `dane`) */
   struct mtastsd_server *srv;
+  struct mtastsd_metrics_http *metrics; /* metrics_listen, or NULL */
+  struct mtastsd_control *control;      /* control_socket, or NULL */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t stop_timer;
   bool handles_up; /* signals and stop_timer initialised */

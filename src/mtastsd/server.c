@@ -55,6 +55,7 @@ struct mtastsd_req {
   size_t frame_len;
   mtastsd_cancel_fn cancel;
   void *cancel_arg;
+  uint64_t t0; /* uv_hrtime() at arrival, for the latency histogram */
   uv_write_t w;
 };
 
@@ -101,6 +102,7 @@ struct mtastsd_server {
   bool shutting_down;
   mtastsd_drained_fn drained;
   void *drained_arg;
+  struct mtastsd_server_stats stats; /* conns is filled in on demand */
 };
 
 static void conn_close(struct conn *c);
@@ -211,6 +213,28 @@ static bool frame_reply(struct mtastsd_req *r,
   return true;
 }
 
+/* Count \p req's reply (as \p kind; an encoding failure still counts as
+ * what was asked) and its latency. */
+static void count_reply(struct mtastsd_server *s, const struct mtastsd_req *req,
+                        enum mts_socketmap_reply_kind kind) {
+  static const uint64_t bounds[MTASTSD_LATENCY_NBUCKETS] =
+      MTASTSD_LATENCY_BOUNDS_US;
+  uint64_t us = (uv_hrtime() - req->t0) / 1000u;
+  size_t i;
+
+  if ((unsigned)kind < sizeof(s->stats.replies) / sizeof(s->stats.replies[0])) {
+    s->stats.replies[kind]++;
+  }
+  for (i = 0; i < MTASTSD_LATENCY_NBUCKETS; i++) {
+    if (us <= bounds[i]) {
+      s->stats.lat_buckets[i]++;
+      break;
+    }
+  }
+  s->stats.lat_count++;
+  s->stats.lat_sum_us += us;
+}
+
 void mtastsd_req_reply(struct mtastsd_req *req,
                        enum mts_socketmap_reply_kind kind, const char *text,
                        size_t len) {
@@ -233,6 +257,7 @@ void mtastsd_req_reply(struct mtastsd_req *req,
   }
   req->done = true;
   req->cancel = NULL;
+  count_reply(c->srv, req, kind);
   if (!c->dispatching) {
     conn_flush(c);
     conn_resume(c);
@@ -263,6 +288,7 @@ static void dispatch(struct conn *c, const uint8_t *payload, size_t len) {
     return;
   }
   r->c = c;
+  r->t0 = uv_hrtime();
   if (c->tail != NULL) {
     c->tail->next = r;
   } else {
@@ -836,4 +862,10 @@ void mtastsd_server_free(struct mtastsd_server *s) { free(s); }
 
 size_t mtastsd_server_conns(const struct mtastsd_server *s) {
   return s->nconns;
+}
+
+void mtastsd_server_stats(const struct mtastsd_server *s,
+                          struct mtastsd_server_stats *out) {
+  *out = s->stats;
+  out->conns = s->nconns;
 }

@@ -58,6 +58,26 @@ struct mtastsd_server_opts {
   size_t write_hiwat;   /* 0: MTASTSD_WRITE_HIWAT */
 };
 
+/* Upper bounds (microseconds) of the request latency histogram
+ * (mtastsd_lookup_duration_seconds, 0.0001 s .. 60 s: the lookup
+ * deadline's cap). */
+#define MTASTSD_LATENCY_BOUNDS_US                                              \
+  {100u,    250u,     500u,     1000u,    2500u,    5000u,                   \
+   10000u,  25000u,   50000u,   100000u,  250000u,  500000u,                 \
+   1000000u, 2500000u, 5000000u, 10000000u, 30000000u, 60000000u}
+#define MTASTSD_LATENCY_NBUCKETS 18
+
+/* Counters of answered requests (for metrics). */
+struct mtastsd_server_stats {
+  uint64_t replies[5]; /* by enum mts_socketmap_reply_kind */
+  /* Requests answered within bound i (and above bound i-1); slow ones,
+   * beyond the last bound, are counted only in lat_count. */
+  uint64_t lat_buckets[MTASTSD_LATENCY_NBUCKETS];
+  uint64_t lat_count;
+  uint64_t lat_sum_us;
+  size_t conns; /* open connections */
+};
+
 struct mtastsd_server;
 struct mtastsd_req;
 
@@ -116,6 +136,11 @@ void mtastsd_server_free(struct mtastsd_server *s);
 
 /*! \return the number of open connections. */
 size_t mtastsd_server_conns(const struct mtastsd_server *s);
+
+/*! Copy the reply counters and the latency histogram (measured from a
+ *  request's arrival to its mtastsd_req_reply()) into \p out. */
+void mtastsd_server_stats(const struct mtastsd_server *s,
+                          struct mtastsd_server_stats *out);
 
 /*! Register \p fn(\p arg) to run if \p req's connection closes first. */
 void mtastsd_req_set_cancel(struct mtastsd_req *req, mtastsd_cancel_fn fn,

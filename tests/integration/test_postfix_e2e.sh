@@ -142,8 +142,22 @@ lookup() {
 	pass "$name"
 }
 
+# wildcard_match: expand (default, AN-2): "*.mx.D" becomes the MX host
+# names it matches with exactly one label; none matches for e2e-good.test.
 lookup "postmap: e2e-good.test is secure" e2e-good.test 0 \
-	"mail.e2e-good.test .mx.e2e-good.test"
+	"mail.e2e-good.test"
+lookup "postmap: e2e-wild.test, wildcard expanded to its MX" e2e-wild.test 0 \
+	"mail.e2e-wild.test a.mx.e2e-wild.test"
+# The exact text too (policy order: the exact pattern, then the expansion).
+out=$(timeout -k 2 30 ip netns exec "$MTSW_NS" postmap -c "$SENDER" -q e2e-wild.test \
+	"$MTSW_SMTP_POLICY_MAPS" 2>&1) || true
+want="secure match=mail.e2e-wild.test:a.mx.e2e-wild.test servername=hostname"
+[ "$out" = "$want" ] && pass "postmap: e2e-wild.test exact answer" ||
+	fail "postmap: e2e-wild.test exact answer" "got [$out], want [$want]"
+# Only a wildcard, and the MX is two labels under it: no name matches, so
+# a name no certificate can hold (not NOTFOUND, which would deliver).
+lookup "postmap: e2e-deep.test, no MX matches: refuse every MX" e2e-deep.test 0 \
+	"mx-not-in-policy.invalid"
 lookup "postmap: mode testing is not found" e2e-testing.test 1
 lookup "postmap: no policy is not found" e2e-nopolicy.test 1
 
@@ -162,6 +176,7 @@ pf_ge() {
 CASES=(
 	"enforce, valid certificate|e2e-good.test|mail.e2e-good.test|sent|Verified"
 	"enforce, MX matching a wildcard pattern|e2e-wild.test|a.mx.e2e-wild.test|sent|Verified"
+	"enforce, MX two labels under a wildcard (RFC 8461 4.1: no match)|e2e-deep.test|a.b.mx.e2e-deep.test|deferred|Server certificate not verified"
 	"enforce, MX without STARTTLS|e2e-nostarttls.test|mail.e2e-nostarttls.test|deferred|TLS is required, but was not offered"
 	"enforce, MX certificate from an untrusted CA|e2e-untrusted.test|mail.e2e-untrusted.test|deferred|Server certificate not verified"
 	"enforce, MX certificate for another name|e2e-wrongname.test|mail.e2e-wrongname.test|deferred|Server certificate not verified"

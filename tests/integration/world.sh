@@ -625,8 +625,8 @@ mx_host() {
 
 # e2e_domain D MX-HOST [MODE]: mail domain D with "MX 10 MX-HOST", a valid
 # TXT record and a working policy host (policy_good D MODE: mx mail.D and
-# *.mx.D). For mode enforce, the answer mtastsd should give for D goes into
-# the stand-in table.
+# *.mx.D; MODE wildonly: enforce with only mx *.mx.D). For mode enforce,
+# the answer mtastsd should give for D goes into the stand-in table.
 e2e_domain() {
 	local d=$1 mx=$2 mode=${3:-enforce} h=mta-sts.$1
 	# Policy hosts must stay below 127.0.0.99 (refused.test) and the MX
@@ -636,10 +636,26 @@ e2e_domain() {
 	# id: 1*32 ALPHA / DIGIT, so e2e-good.test has id e2egood1.
 	txt "$d" "v=STSv1; id=$(printf '%s' "${d%%.*}" | tr -d -)1;"
 	issue ca "$h" "DNS:$h"
-	policy_good "$d" "$mode" >"$D/policies/$d.txt"
+	local match="mail.$d" rest=${mx%.mx."$d"}
+	if [ "$mode" = wildonly ]; then
+		# Only "mx: *.mx.D" (no exact pattern).
+		printf 'version: STSv1\nmode: enforce\nmx: *.mx.%s\nmax_age: 86400\n' \
+			"$d" >"$D/policies/$d.txt"
+		match=
+		mode=enforce
+	else
+		policy_good "$d" "$mode" >"$D/policies/$d.txt"
+	fi
 	host "$d" "$h" "$D/policies/$d.txt"
+	# mtastsd's answer with wildcard_match: expand (AN-2): "*.mx.D"
+	# becomes the MX host when it is exactly one label under mx.D; no
+	# name left at all gives mx-not-in-policy.invalid.
+	case $rest in
+	"$mx" | *.*) ;;
+	*) match=${match:+$match:}$mx ;;
+	esac
 	if [ "$mode" = enforce ]; then
-		echo "$d secure match=mail.$d:.mx.$d servername=hostname" \
+		echo "$d secure match=${match:-mx-not-in-policy.invalid} servername=hostname" \
 			>>"$D/smtp/standin-policy"
 	fi
 }
@@ -655,9 +671,17 @@ define_smtp_cases() {
 	mx_host mail.e2e-good.test ok e2e-good.test
 	e2e_domain e2e-good.test mail.e2e-good.test
 
-	# policy "mx: *.mx.e2e-wild.test" (match=.mx.e2e-wild.test).
+	# policy "mx: *.mx.e2e-wild.test" (mtastsd expands it to the MX:
+	# match=mail.e2e-wild.test:a.mx.e2e-wild.test).
 	mx_host a.mx.e2e-wild.test ok e2e-wild.test
 	e2e_domain e2e-wild.test a.mx.e2e-wild.test
+
+	# policy only "mx: *.mx.e2e-deep.test"; the MX is two labels under it
+	# (RFC 8461 4.1: no match) with a valid certificate for its own name.
+	# Postfix's ".mx.e2e-deep.test" would accept it; mtastsd answers
+	# match=mx-not-in-policy.invalid, so the mail is deferred.
+	mx_host a.b.mx.e2e-deep.test ok e2e-deep.test
+	e2e_domain e2e-deep.test a.b.mx.e2e-deep.test wildonly
 
 	mx_host mail.e2e-nostarttls.test none e2e-nostarttls.test
 	e2e_domain e2e-nostarttls.test mail.e2e-nostarttls.test
@@ -805,6 +829,12 @@ cmd_up() {
 		chmod 711 "$D"
 		define_smtp_cases
 	fi
+	# With MTSW_DNSSEC=1: the signed zone dane.test. (tests/integration/dnssec.sh).
+	if [ "${MTSW_DNSSEC:-}" = 1 ]; then
+		# shellcheck source=dnssec.sh
+		. "$(dirname "$0")/dnssec.sh"
+		dnssec_define
+	fi
 	write_unbound_confs
 	write_nginx_conf
 
@@ -832,6 +862,7 @@ cmd_up() {
 	wait_for "silent unbound (127.0.0.2)" blackhole_ready
 	wait_for "nginx" https_ready
 	[ -z "${MTSW_SMTP:-}" ] || start_smtp
+	[ "${MTSW_DNSSEC:-}" != 1 ] || dnssec_start
 
 	cat >"$D/env.tmp" <<EOF
 MTSW_NS=$NS
@@ -847,6 +878,7 @@ MTSW_SMTP_SENDER_LOG=$D/smtp/sender/mail.log
 MTSW_SMTP_POLICY_MAPS=$SMTP_POLICY_MAPS
 EOF
 	fi
+	[ "${MTSW_DNSSEC:-}" != 1 ] || dnssec_env >>"$D/env.tmp"
 	mv "$D/env.tmp" "$D/env"
 	trap - EXIT
 }
@@ -857,7 +889,7 @@ cmd_down() {
 	NS=$(cat "$D/ns")
 	stop_smtp
 	stop_pidfile "$D/nginx/nginx.pid"
-	for f in unbound blackhole refuser; do
+	for f in unbound blackhole refuser dnssec-val dnssec-auth; do
 		stop_pidfile "$D/$f/unbound.pid"
 		stop_pidfile "$D/$f/started.pid"
 	done

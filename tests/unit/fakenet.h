@@ -4,7 +4,8 @@
  * ephemeral port. Nothing here touches the machine's resolver or the
  * network outside loopback.
  *
- * DNS: answers from a table of {name, type, rcode, TXT RRs, AD, drop}.
+ * DNS: answers from a table of {name, type, rcode, TXT RRs, AD, drop},
+ *   and (fake_dns_start_rrs) a table of MX and TLSA answers.
  *   A queries for names not in the table get 127.0.0.1, AAAA get NODATA,
  *   other types NXDOMAIN. The raw bytes of the last query are kept.
  * TLS: a CA and one certificate per site are made with the OpenSSL API
@@ -52,6 +53,23 @@ struct fake_dns_entry {
   const char *txt[FAKE_DNS_MAX_RRS][FAKE_DNS_MAX_STRS + 1];
 };
 
+/* NOERROR answers with MX or TLSA records (fake_dns_start_rrs); names
+ * in the main table win (use it for NXDOMAIN, SERVFAIL, drop, NODATA). */
+struct fake_dns_rrs {
+  const char *name; /* lower case, no trailing dot */
+  uint16_t type;    /* 15 MX, 52 TLSA */
+  bool ad;          /* set the AD bit */
+  /* MX: exchanges, a NULL ends ("" is the null MX "."), with their
+   * preferences. */
+  const char *mx[FAKE_DNS_MAX_RRS];
+  uint16_t mx_pref[FAKE_DNS_MAX_RRS];
+  /* TLSA: this many records (3 1 1 + 32 bytes of 0xAB). */
+  unsigned tlsa;
+  /* The answer starts with "name CNAME cname" and the records are owned
+   * by cname (a compression pointer into the CNAME's rdata). */
+  const char *cname;
+};
+
 struct fake_dns {
   int fd;
   uint16_t port;
@@ -59,6 +77,8 @@ struct fake_dns {
   atomic_int stop;
   const struct fake_dns_entry *table;
   size_t ntable;
+  const struct fake_dns_rrs *rrs;
+  size_t nrrs;
   atomic_int queries;
   pthread_mutex_t mu;
   uint8_t last_query[512];
@@ -105,6 +125,84 @@ static inline bool fake_rr_hdr(uint8_t *buf, size_t *off, unsigned type,
   return fake_put(buf, off, h, sizeof(h)) && fake_put16(buf, off, rdlen);
 }
 
+/* A record header owned by the name at offset \p owner (a pointer). */
+static inline bool fake_rr_hdr_at(uint8_t *buf, size_t *off, size_t owner,
+                                  unsigned type, unsigned rdlen) {
+  uint8_t h[10] = {(uint8_t)(0xC0 | (owner >> 8)), (uint8_t)owner,
+                   (uint8_t)(type >> 8), (uint8_t)type, 0, 1, 0, 0, 0x01,
+                   0x2C};
+
+  return fake_put(buf, off, h, sizeof(h)) && fake_put16(buf, off, rdlen);
+}
+
+/* Encoded length of \p name, uncompressed ("" is the root). */
+static inline size_t fake_name_len(const char *name) {
+  size_t n = strlen(name);
+
+  if (n > 0 && name[n - 1] == '.') {
+    n--;
+  }
+  return n == 0 ? 1 : n + 2;
+}
+
+/* Append \p name uncompressed. */
+static inline bool fake_put_name(uint8_t *buf, size_t *off, const char *name) {
+  const char *p = name;
+
+  while (*p != '\0') {
+    const char *dot = strchr(p, '.');
+    size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
+    uint8_t lb = (uint8_t)l;
+
+    if (!fake_put(buf, off, &lb, 1) || !fake_put(buf, off, p, l)) {
+      return false;
+    }
+    p += l;
+    if (*p == '.') {
+      p++;
+    }
+  }
+  return fake_put(buf, off, "", 1);
+}
+
+/* MX and TLSA answers (with the optional leading CNAME). */
+static inline unsigned fake_dns_mx_tlsa(const struct fake_dns_rrs *e,
+                                        unsigned qtype, uint8_t *out,
+                                        size_t *off) {
+  unsigned ancount = 0;
+  size_t owner = 12;
+  size_t r;
+
+  if (e->cname != NULL) {
+    (void)fake_rr_hdr_at(out, off, 12, 5, (unsigned)fake_name_len(e->cname));
+    owner = *off;
+    (void)fake_put_name(out, off, e->cname);
+    ancount++;
+  }
+  if (qtype == 15) {
+    for (r = 0; r < FAKE_DNS_MAX_RRS && e->mx[r] != NULL; r++) {
+      (void)fake_rr_hdr_at(out, off, owner, 15,
+                           (unsigned)(2 + fake_name_len(e->mx[r])));
+      (void)fake_put16(out, off, e->mx_pref[r]);
+      (void)fake_put_name(out, off, e->mx[r]);
+      ancount++;
+    }
+  } else {
+    for (r = 0; r < e->tlsa; r++) {
+      uint8_t rd[35];
+
+      memset(rd, 0xAB, sizeof(rd));
+      rd[0] = 3;
+      rd[1] = 1;
+      rd[2] = 1;
+      (void)fake_rr_hdr_at(out, off, owner, 52, sizeof(rd));
+      (void)fake_put(out, off, rd, sizeof(rd));
+      ancount++;
+    }
+  }
+  return ancount;
+}
+
 static inline void fake_dns_handle(struct fake_dns *s, const uint8_t *q,
                                    size_t qlen, struct sockaddr_in *from,
                                    socklen_t fromlen) {
@@ -113,6 +211,7 @@ static inline void fake_dns_handle(struct fake_dns *s, const uint8_t *q,
   size_t i = 12;
   unsigned qtype;
   const struct fake_dns_entry *e = NULL;
+  const struct fake_dns_rrs *x = NULL;
   uint8_t out[4096];
   size_t off = 0;
   unsigned ancount = 0;
@@ -152,13 +251,19 @@ static inline void fake_dns_handle(struct fake_dns *s, const uint8_t *q,
       break;
     }
   }
+  for (k = 0; e == NULL && k < s->nrrs; k++) {
+    if (s->rrs[k].type == qtype && fake_dns_name_eq(s->rrs[k].name, name)) {
+      x = &s->rrs[k];
+      break;
+    }
+  }
   if (e != NULL && e->drop) {
     return;
   }
   (void)fake_put(out, &off, q, i);
   out[2] = (uint8_t)(0x80 | (q[2] & 0x01)); /* QR, RD echoed */
   out[3] = 0x80;                            /* RA */
-  if (e != NULL && e->ad) {
+  if ((e != NULL && e->ad) || (x != NULL && x->ad)) {
     out[3] |= 0x20;
   }
   out[10] = out[11] = 0; /* ARCOUNT: no OPT in the answer */
@@ -184,6 +289,8 @@ static inline void fake_dns_handle(struct fake_dns *s, const uint8_t *q,
         ancount++;
       }
     }
+  } else if (x != NULL) {
+    ancount = fake_dns_mx_tlsa(x, qtype, out, &off);
   } else if (qtype == 1) {
     uint8_t a[4] = {127, 0, 0, 1};
 
@@ -240,6 +347,24 @@ static inline int fake_bind(int type, uint16_t *port) {
   }
   *port = ntohs(sa.sin_port);
   return fd;
+}
+
+static inline bool fake_dns_start_rrs(struct fake_dns *s,
+                                      const struct fake_dns_entry *table,
+                                      size_t ntable,
+                                      const struct fake_dns_rrs *rrs,
+                                      size_t nrrs) {
+  memset(s, 0, sizeof(*s));
+  s->table = table;
+  s->ntable = ntable;
+  s->rrs = rrs;
+  s->nrrs = nrrs;
+  pthread_mutex_init(&s->mu, NULL);
+  s->fd = fake_bind(SOCK_DGRAM, &s->port);
+  if (s->fd < 0) {
+    return false;
+  }
+  return pthread_create(&s->thread, NULL, fake_dns_main, s) == 0;
 }
 
 static inline bool fake_dns_start(struct fake_dns *s,

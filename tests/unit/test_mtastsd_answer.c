@@ -314,7 +314,10 @@ static void test_opts_init(void **state) {
   (void)state;
   memset(&c, 0, sizeof(c));
   c.on_tempfail = MTASTSD_TEMPFAIL_TEMP;
+  c.wildcard_match = MTASTSD_WILDCARD_POSTFIX;
   mtastsd_answer_opts_init(&o, NULL, NULL);
+  assert_true(o.expand_wildcards); /* AN-2: expand by default */
+  assert_null(o.mx);
   assert_true(o.require_sni);
   assert_false(o.strict_testing);
   assert_false(o.tlsrpt);
@@ -325,6 +328,125 @@ static void test_opts_init(void **state) {
   assert_false(o.require_sni);
   assert_true(o.tlsrpt);
   assert_int_equal(o.on_tempfail, MTASTSD_TEMPFAIL_TEMP);
+  assert_false(o.expand_wildcards);
+}
+
+/* AN-2: wildcard expansion. Each "*.x" becomes the MX hosts it matches
+ * with exactly one label (RFC 8461 4.1), in MX-set order, de-duplicated
+ * against everything already listed; exact patterns stay; only
+ * non-matching wildcards: MTASTSD_NO_MX_MATCH, never NOTFOUND. */
+static void test_expand(void **state) {
+  static const char *const mx_deep[] = {"a.b.mx.example.com"};
+  static const char *const mx_two[] = {"b.mx.example.com", "a.mx.example.com",
+                                       "mail.example.com",
+                                       "a.b.mx.example.com"};
+  static const char *const mx_dup[] = {"a.mx.example.com", "a.mx.example.com",
+                                       "mail.example.com"};
+  static const char *const mx_bad[] = {"", "a b.mx.example.com",
+                                       "1.mx.example.com.evil",
+                                       "x.mx.example.com"};
+  static const char *const mx_apex[] = {"mx.example.com"};
+  static const struct {
+    const char *id;
+    const char *body;
+    const char *const *hosts; /* NULL: no MX set (unexpanded) */
+    size_t n;
+    unsigned flags;
+    bool want_needs;
+    const char *want;
+    const char *want_why;
+  } v[] = {
+      {"AN-2a good policy, MX mail only", POLICY_GOOD, mx_deep + 0, 0, SNI,
+       true, "secure match=mail.example.com servername=hostname", "enforce"},
+      {"AN-2b two one-label MX, order of the MX set", POLICY_GOOD, mx_two, 4, 0,
+       true,
+       "secure match=mail.example.com:b.mx.example.com:a.mx.example.com",
+       "enforce"},
+      {"AN-2c two labels under the wildcard: no match, refuse every MX",
+       "version: STSv1\nmode: enforce\nmx: *.mx.example.com\nmax_age: 1\n",
+       mx_deep, 1, SNI, true,
+       "secure match=" MTASTSD_NO_MX_MATCH " servername=hostname",
+       "enforce, no MX host matches the policy"},
+      {"AN-2d duplicates in MX set and against exact patterns",
+       "version: STSv1\nmode: enforce\nmx: *.mx.example.com\n"
+       "mx: a.mx.example.com\nmx: *.example.com\nmax_age: 1\n",
+       mx_dup, 3, 0, true,
+       "secure match=a.mx.example.com:mail.example.com", "enforce"},
+      {"AN-2e junk MX names skipped",
+       "version: STSv1\nmode: enforce\nmx: *.mx.example.com\nmax_age: 1\n",
+       mx_bad, 4, 0, true, "secure match=x.mx.example.com", "enforce"},
+      {"AN-2f wildcard does not match its own apex",
+       "version: STSv1\nmode: enforce\nmx: *.mx.example.com\nmax_age: 1\n",
+       mx_apex, 1, 0, true, "secure match=" MTASTSD_NO_MX_MATCH,
+       "enforce, no MX host matches the policy"},
+      {"AN-2g no MX set: .suffix (logged)", POLICY_GOOD, NULL, 0, 0, true,
+       MATCH_GOOD, "enforce, wildcards unexpanded (no MX set)"},
+      {"AN-2h exact patterns only: no MX needed",
+       "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 1\n",
+       NULL, 0, 0, false, "secure match=mail.example.com", "enforce"},
+      {"AN-2i tlsrpt keeps the original patterns", POLICY_GOOD, mx_two, 2, RPT,
+       true,
+       "secure match=mail.example.com:b.mx.example.com:a.mx.example.com "
+       "policy_type=sts policy_domain=example.com "
+       "mx_host_pattern=mail.example.com mx_host_pattern=*.mx.example.com "
+       "{ policy_string = version: STSv1 } { policy_string = mode: enforce } "
+       "{ policy_string = mx: mail.example.com } "
+       "{ policy_string = mx: *.mx.example.com } "
+       "{ policy_string = max_age: 86400 }",
+       "enforce"},
+      {"AN-2j testing, not strict: no MX needed",
+       "version: STSv1\nmode: testing\nmx: *.mx.example.com\nmax_age: 1\n",
+       NULL, 0, 0, false, NULL, "mode testing"},
+  };
+  char *buf = malloc(MTASTSD_ANSWER_BUF_MAX);
+  size_t i;
+
+  (void)state;
+  assert_non_null(buf);
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    struct mts_test_alloc al;
+    struct mts_ctx *ctx = mts_test_ctx(&al, 0);
+    struct mts_sts_policy *p = NULL;
+    struct mts_sts_answer a;
+    struct mtastsd_answer_opts o;
+    struct mtastsd_mxset set = {v[i].hosts, v[i].n};
+    struct mtastsd_reply r;
+    bool needs;
+
+    assert_int_equal(mts_sts_policy_parse(ctx, (const uint8_t *)v[i].body,
+                                          strlen(v[i].body), &p),
+                     MTS_OK);
+    memset(&a, 0, sizeof(a));
+    a.kind = MTS_ANSWER_POLICY;
+    a.domain = "example.com";
+    a.policy = p;
+    a.last_verdict = MTS_STS_V_POLICY;
+    mtastsd_answer_opts_init(&o, NULL, NULL);
+    o.require_sni = (v[i].flags & SNI) != 0;
+    o.tlsrpt = (v[i].flags & RPT) != 0;
+    needs = mtastsd_answer_needs_mx(&a, &o);
+    if (needs != v[i].want_needs) {
+      fail_msg("%s: needs_mx got %d, want %d", v[i].id, needs,
+               v[i].want_needs);
+    }
+    o.mx = v[i].hosts != NULL ? &set : NULL;
+    mtastsd_answer_build(&a, &o, buf, MTASTSD_ANSWER_BUF_MAX, &r);
+    if (v[i].want == NULL ? r.kind != MTS_SOCKETMAP_REPLY_NOTFOUND
+                          : (r.kind != MTS_SOCKETMAP_REPLY_OK ||
+                             strcmp(buf, v[i].want) != 0)) {
+      fail_msg("%s:\n got  %d '%s'\n want '%s'", v[i].id, (int)r.kind, buf,
+               v[i].want != NULL ? v[i].want : "NOTFOUND");
+    }
+    if (strcmp(r.why, v[i].want_why) != 0) {
+      fail_msg("%s: why got '%s', want '%s'", v[i].id, r.why, v[i].want_why);
+    }
+    /* wildcard_match: postfix never asks for the MX set. */
+    o.expand_wildcards = false;
+    assert_false(mtastsd_answer_needs_mx(&a, &o));
+    mts_sts_policy_destroy(p);
+    mts_ctx_destroy(ctx);
+  }
+  free(buf);
 }
 
 int main(void) {
@@ -334,6 +456,7 @@ int main(void) {
       cmocka_unit_test(test_match_pattern),
       cmocka_unit_test(test_policy_string),
       cmocka_unit_test(test_opts_init),
+      cmocka_unit_test(test_expand),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

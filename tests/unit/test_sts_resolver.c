@@ -1127,6 +1127,72 @@ static void test_purge_refresh(void **state) {
   env_done(&e);
 }
 
+struct each_acc {
+  int n;
+  int stop_after;
+  char first[64];
+};
+
+static bool each_count(void *arg, const struct mts_sts_resolver_record *rec) {
+  struct each_acc *a = arg;
+
+  if (a->n == 0) {
+    (void)snprintf(a->first, sizeof(a->first), "%s", rec->domain);
+  }
+  a->n++;
+  return a->n != a->stop_after;
+}
+
+/* Operator view (`mtasts cache list|show`): each/get see the in-memory
+ * records, most recently used first, with the entry's fields; a failure
+ * keeps its verdict; get of an unknown domain is MTS_ENOTFOUND. */
+static void test_each_get(void **state) {
+  struct env e;
+  struct res x;
+  struct mts_sts_resolver_record rec;
+  struct each_acc acc;
+
+  (void)state;
+  env_init(&e);
+  x = lookup_wait(&e, "purge.test", 5000);
+  want(&x, "C01", MTS_ANSWER_POLICY, "p1", NULL);
+  x = lookup_wait(&e, "nx.test", 5000);
+  want(&x, "nx", MTS_ANSWER_NONE, "", NULL);
+  assert_int_equal(mts_sts_resolver_get(e.r, "purge.test", &rec), MTS_OK);
+  assert_string_equal(rec.domain, "purge.test");
+  assert_non_null(rec.entry);
+  assert_true(rec.entry->has_policy);
+  assert_string_equal(rec.entry->id, "p1");
+  assert_non_null(rec.policy);
+  assert_int_equal(rec.expires, rec.entry->fetched_at + rec.entry->max_age);
+  assert_int_equal(rec.last_verdict, MTS_STS_V_POLICY);
+  assert_false(rec.inflight);
+  assert_true(rec.txt_checked);
+  assert_int_equal(mts_sts_resolver_get(e.r, "nx.test", &rec), MTS_OK);
+  assert_false(rec.entry->has_policy);
+  assert_null(rec.policy);
+  assert_int_equal(rec.expires, 0);
+  assert_int_equal(rec.last_verdict, MTS_STS_V_NO_POLICY);
+  assert_int_equal(mts_sts_resolver_get(e.r, "unknown.test", &rec),
+                   MTS_ENOTFOUND);
+  assert_null(rec.domain);
+  assert_int_equal(mts_sts_resolver_get(e.r, "", &rec), MTS_EINVAL);
+  assert_int_equal(mts_sts_resolver_get(NULL, "nx.test", &rec), MTS_EINVAL);
+  memset(&acc, 0, sizeof(acc));
+  mts_sts_resolver_each(e.r, each_count, &acc);
+  if (acc.n != 2 || strcmp(acc.first, "nx.test") != 0) {
+    fail_msg("each: got %d records, first %s; want 2, nx.test (MRU)", acc.n,
+             acc.first);
+  }
+  memset(&acc, 0, sizeof(acc));
+  acc.stop_after = 1;
+  mts_sts_resolver_each(e.r, each_count, &acc);
+  assert_int_equal(acc.n, 1);
+  mts_sts_resolver_each(NULL, each_count, &acc);
+  mts_sts_resolver_each(e.r, NULL, NULL);
+  env_done(&e);
+}
+
 static bool records_loaded(struct env *e, void *arg) {
   return stats(e).records >= *(size_t *)arg;
 }
@@ -1337,6 +1403,7 @@ int main(void) {
       cmocka_unit_test(test_destroy_pending),
       cmocka_unit_test(test_destroy_in_callback),
       cmocka_unit_test(test_purge_refresh),
+      cmocka_unit_test(test_each_get),
       cmocka_unit_test(test_store_restart),
       cmocka_unit_test(test_alloc_sweep),
   };

@@ -1,12 +1,17 @@
 /*
- * net_dns.c - TXT and address lookups through c-ares on the libuv loop.
+ * net_dns.c - TXT, MX, TLSA and address lookups through c-ares on the
+ * libuv loop.
  *
  * Queries are built with ares_create_query() (EDNS, RD and the AD bit
  * set, RFC 6840 5.7: "I understand AD") and sent with ares_send(), which
  * is what ares_query() does minus the search list and with our header
  * bits. The answer is read raw: the RCODE and AD bit from the header,
  * the TXT strings with ares_parse_txt_reply_ext() (record_start splits
- * RRs), addresses with ares_parse_a_reply()/ares_parse_aaaa_reply().
+ * RRs), MX with ares_parse_mx_reply(), addresses with
+ * ares_parse_a_reply()/ares_parse_aaaa_reply(). c-ares 1.18 has no TLSA
+ * parser: tlsa_count() walks the RR headers of the answer section only
+ * (names skipped with ares_expand_name(), every read bounded) and counts
+ * type 52; the record contents are not read.
  *
  * Every op has a hard deadline (a uv timer at dns_timeout_ms) on top of
  * c-ares' own timeout and tries: the user callback runs exactly once,
@@ -32,18 +37,23 @@
 #define DNS_RCODE_REFUSED 5
 #define DNS_CLASS_IN 1
 #define DNS_TYPE_A 1
+#define DNS_TYPE_MX 15
 #define DNS_TYPE_TXT 16
 #define DNS_TYPE_AAAA 28
+#define DNS_TYPE_TLSA 52 /* RFC 6698 7.1 */
+/* Answer records we walk looking for TLSA: far more than any real
+ * answer (a CNAME chain plus an RRset), and a bound on the walk. */
+#define DNS_TLSA_WALK_MAX 256
 /* Addresses we keep per name and family: more is never useful for one
  * HTTPS fetch, and it bounds the CURLOPT_RESOLVE string. */
 #define NET_ADDR_MAX 8
 /* "[" + INET6_ADDRSTRLEN + "]," per address. */
 #define NET_ADDRS_BUF (2 * NET_ADDR_MAX * (INET6_ADDRSTRLEN + 3))
 
-enum dns_kind { DNS_TXT = 0, DNS_ADDR = 1 };
+enum dns_kind { DNS_TXT = 0, DNS_ADDR = 1, DNS_MX = 2, DNS_TLSA = 3 };
 
 struct mts_net_dns_op {
-  struct mts_net_op link; /* TXT ops only: pending user-visible op */
+  struct mts_net_op link; /* TXT/MX/TLSA ops: pending user-visible op */
   struct mts_net *net;    /* valid while refs > 0 (see mts_net_destroy) */
   struct mts_ctx *ctx;
   enum dns_kind kind;
@@ -59,6 +69,8 @@ struct mts_net_dns_op {
 
   mts_net_dns_txt_cb txt_cb;
   mts_net_addr_cb addr_cb;
+  mts_net_dns_mx_cb mx_cb;
+  mts_net_dns_tlsa_cb tlsa_cb;
   void *arg;
 
   /* ADDR: per family (0: A, 1: AAAA) status; the collected addresses. */
@@ -222,6 +234,44 @@ static void addr_deliver(struct mts_net_dns_op *op, enum mts_status st) {
   cb(arg, st, st == MTS_OK ? op->addrs : NULL, st == MTS_OK ? NULL : op->errmsg);
 }
 
+static void mx_deliver(struct mts_net_dns_op *op, enum mts_status st,
+                       const struct mts_net_mx *mx, size_t n, bool ad) {
+  mts_net_dns_mx_cb cb = op->mx_cb;
+  void *arg = op->arg;
+
+  op_finish(op);
+  cb(arg, st, st == MTS_OK ? mx : NULL, st == MTS_OK ? n : 0, ad,
+     st == MTS_OK ? NULL : op->errmsg);
+}
+
+static void tlsa_deliver(struct mts_net_dns_op *op, enum mts_status st,
+                         size_t count, bool ad) {
+  mts_net_dns_tlsa_cb cb = op->tlsa_cb;
+  void *arg = op->arg;
+
+  op_finish(op);
+  cb(arg, st, st == MTS_OK ? count : 0, ad,
+     st == MTS_OK ? NULL : op->errmsg);
+}
+
+/* Deliver a result without data: a failure, or a deferred status. */
+static void op_deliver_empty(struct mts_net_dns_op *op, enum mts_status st) {
+  switch (op->kind) {
+  case DNS_TXT:
+    txt_deliver(op, st, NULL, false);
+    break;
+  case DNS_ADDR:
+    addr_deliver(op, st);
+    break;
+  case DNS_MX:
+    mx_deliver(op, st == MTS_OK ? MTS_EIO : st, NULL, 0, false);
+    break;
+  case DNS_TLSA:
+    tlsa_deliver(op, st == MTS_OK ? MTS_EIO : st, 0, false);
+    break;
+  }
+}
+
 static void op_fail(struct mts_net_dns_op *op, enum mts_status st) {
   if (op->starting) {
     if (!op->deferred) {
@@ -230,11 +280,7 @@ static void op_fail(struct mts_net_dns_op *op, enum mts_status st) {
     }
     return;
   }
-  if (op->kind == DNS_TXT) {
-    txt_deliver(op, st, NULL, false);
-  } else {
-    addr_deliver(op, st);
-  }
+  op_deliver_empty(op, st);
 }
 
 static void set_errmsg(struct mts_net_dns_op *op, enum mts_status st,
@@ -340,6 +386,213 @@ static void txt_answer(void *arg, int status, int timeouts,
   txt_deliver(op, MTS_OK, set, ad);
 done:
   mts_txt_rrset_destroy(set);
+  op_unref(op);
+}
+
+/* ---- MX ---- */
+
+/* A negative answer (RFC 2308) whose AD bit means something: an
+ * authenticated denial of existence (RFC 4035 3.2.3). */
+static bool is_denial(enum mts_status st) {
+  return st == MTS_ENXDOMAIN || st == MTS_ENODATA;
+}
+
+static char lower_ascii(char c) {
+  return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* The records of \p abuf as one allocation: the array, then the
+ * strings (lower case, trailing dot dropped). */
+static enum mts_status mx_build(struct mts_ctx *ctx, const unsigned char *abuf,
+                                int alen, struct mts_net_mx **out,
+                                size_t *nout) {
+  struct ares_mx_reply *mx = NULL;
+  const struct ares_mx_reply *m;
+  struct mts_net_mx *arr = NULL;
+  size_t n = 0, strbytes = 0, off, i, len;
+  char *strs;
+  enum mts_status st;
+  int rc;
+
+  *out = NULL;
+  *nout = 0;
+  rc = ares_parse_mx_reply(abuf, alen, &mx);
+  if (rc != ARES_SUCCESS) {
+    st = mts_net_ares_status(rc);
+    goto done;
+  }
+  for (m = mx; m != NULL; m = m->next) {
+    len = m->host != NULL ? strlen(m->host) : 0;
+    if (len > MTS_DOMAIN_MAX + 1 || n >= 65535) {
+      st = MTS_EIO; /* c-ares bounds names already; never trust it */
+      goto done;
+    }
+    n++;
+    strbytes += len + 1;
+  }
+  if (n == 0) {
+    st = MTS_ENODATA;
+    goto done;
+  }
+  /* n <= 65535 and each string <= 255 bytes: no overflow. */
+  arr = mts_malloc(ctx, n * sizeof(*arr) + strbytes);
+  if (arr == NULL) {
+    st = MTS_ENOMEM;
+    goto done;
+  }
+  strs = (char *)(arr + n);
+  off = 0;
+  for (m = mx, i = 0; m != NULL; m = m->next, i++) {
+    len = m->host != NULL ? strlen(m->host) : 0;
+    if (len > 0 && m->host[len - 1] == '.') {
+      len--;
+    }
+    arr[i].preference = m->priority;
+    arr[i].exchange = strs + off;
+    for (size_t k = 0; k < len; k++) {
+      strs[off + k] = lower_ascii(m->host[k]);
+    }
+    strs[off + len] = '\0';
+    off += len + 1;
+  }
+  *out = arr;
+  *nout = n;
+  arr = NULL;
+  st = MTS_OK;
+done:
+  if (mx != NULL) {
+    ares_free_data(mx);
+  }
+  mts_free(ctx, arr);
+  return st;
+}
+
+static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+                      int alen) {
+  struct mts_net_dns_op *op = arg;
+  struct mts_net_mx *mx = NULL;
+  size_t n = 0;
+  enum mts_status st;
+  bool ad;
+
+  (void)timeouts;
+  if (op->done) {
+    goto done;
+  }
+  st = answer_rcode(status, op->net->ares_end_st, abuf, alen, &ad);
+  if (st == MTS_OK) {
+    st = mx_build(op->ctx, abuf, alen, &mx, &n);
+  }
+  if (is_denial(st) && !op->starting) {
+    set_errmsg(op, st, NULL);
+    mx_deliver(op, st, NULL, 0, ad); /* authenticated denial: keep AD */
+    goto done;
+  }
+  if (st != MTS_OK || op->starting) {
+    set_errmsg(op, st, NULL);
+    op_fail(op, st != MTS_OK ? st : MTS_EIO);
+    goto done;
+  }
+  mx_deliver(op, MTS_OK, mx, n, ad);
+done:
+  mts_free(op->ctx, mx);
+  op_unref(op);
+}
+
+/* ---- TLSA ---- */
+
+/* Skip the (possibly compressed) name at \p *pos: ares_expand_name()
+ * checks labels, bounds and pointer loops. */
+static bool skip_name(const unsigned char *abuf, int alen, size_t *pos) {
+  char *name = NULL;
+  long enclen = 0;
+
+  if (*pos >= (size_t)alen ||
+      ares_expand_name(abuf + *pos, abuf, alen, &name, &enclen) !=
+          ARES_SUCCESS) {
+    return false;
+  }
+  ares_free_string(name);
+  if (enclen <= 0 || (size_t)enclen > (size_t)alen - *pos) {
+    return false;
+  }
+  *pos += (size_t)enclen;
+  return true;
+}
+
+static unsigned get16(const unsigned char *p) {
+  return (unsigned)p[0] << 8 | (unsigned)p[1];
+}
+
+/* Count the TLSA (type 52, class IN) records of the answer section.
+ * c-ares 1.18 has no TLSA parser; only the RR headers are read, every
+ * read bounded by \p alen. \return MTS_OK, MTS_ENODATA or MTS_EIO. */
+static enum mts_status tlsa_count(const unsigned char *abuf, int alen,
+                                  size_t *count) {
+  size_t pos = DNS_HDR_LEN, len = (size_t)alen;
+  unsigned qd, an, i;
+
+  *count = 0;
+  if (alen < DNS_HDR_LEN) {
+    return MTS_EIO;
+  }
+  qd = get16(abuf + 4);
+  an = get16(abuf + 6);
+  if (qd != 1 || an > DNS_TLSA_WALK_MAX) {
+    return MTS_EIO; /* our query has one question */
+  }
+  if (!skip_name(abuf, alen, &pos) || len - pos < 4) {
+    return MTS_EIO;
+  }
+  pos += 4; /* QTYPE, QCLASS */
+  for (i = 0; i < an; i++) {
+    unsigned type, class, rdlen;
+
+    if (!skip_name(abuf, alen, &pos) || len - pos < 10) {
+      return MTS_EIO;
+    }
+    type = get16(abuf + pos);
+    class = get16(abuf + pos + 2);
+    rdlen = get16(abuf + pos + 8);
+    pos += 10;
+    if (rdlen > len - pos) {
+      return MTS_EIO;
+    }
+    pos += rdlen;
+    if (type == DNS_TYPE_TLSA && class == DNS_CLASS_IN) {
+      (*count)++;
+    }
+  }
+  return *count > 0 ? MTS_OK : MTS_ENODATA;
+}
+
+static void tlsa_answer(void *arg, int status, int timeouts,
+                        unsigned char *abuf, int alen) {
+  struct mts_net_dns_op *op = arg;
+  size_t count = 0;
+  enum mts_status st;
+  bool ad;
+
+  (void)timeouts;
+  if (op->done) {
+    goto done;
+  }
+  st = answer_rcode(status, op->net->ares_end_st, abuf, alen, &ad);
+  if (st == MTS_OK) {
+    st = tlsa_count(abuf, alen, &count);
+  }
+  if (is_denial(st) && !op->starting) {
+    set_errmsg(op, st, NULL);
+    tlsa_deliver(op, st, 0, ad); /* authenticated denial: keep AD */
+    goto done;
+  }
+  if (st != MTS_OK || op->starting) {
+    set_errmsg(op, st, st == MTS_EIO ? "malformed answer" : NULL);
+    op_fail(op, st != MTS_OK ? st : MTS_EIO);
+    goto done;
+  }
+  tlsa_deliver(op, MTS_OK, count, ad);
+done:
   op_unref(op);
 }
 
@@ -473,11 +726,7 @@ static void deadline_fired(uv_timer_t *t) {
     st = MTS_ETIMEOUT;
     set_errmsg(op, st, "no answer within the deadline");
   }
-  if (op->kind == DNS_TXT) {
-    txt_deliver(op, st, NULL, false);
-  } else {
-    addr_deliver(op, st);
-  }
+  op_deliver_empty(op, st);
   mts_net_leave(net);
 }
 
@@ -521,10 +770,17 @@ static bool name_ok(const char *name) {
   return true;
 }
 
+/* The callbacks of an op: the one of its kind is set. */
+struct op_cbs {
+  mts_net_dns_txt_cb txt;
+  mts_net_addr_cb addr;
+  mts_net_dns_mx_cb mx;
+  mts_net_dns_tlsa_cb tlsa;
+};
+
 static enum mts_status op_start(struct mts_net *net, enum dns_kind kind,
-                                const char *name, mts_net_dns_txt_cb txt_cb,
-                                mts_net_addr_cb addr_cb, void *arg,
-                                struct mts_net_dns_op **out) {
+                                const char *name, const struct op_cbs *cbs,
+                                void *arg, struct mts_net_dns_op **out) {
   struct mts_net_dns_op *op;
   enum mts_status st = MTS_OK;
 
@@ -542,8 +798,10 @@ static enum mts_status op_start(struct mts_net *net, enum dns_kind kind,
   op->net = net;
   op->ctx = net->ctx;
   op->kind = kind;
-  op->txt_cb = txt_cb;
-  op->addr_cb = addr_cb;
+  op->txt_cb = cbs->txt;
+  op->addr_cb = cbs->addr;
+  op->mx_cb = cbs->mx;
+  op->tlsa_cb = cbs->tlsa;
   op->arg = arg;
   memcpy(op->name, name, strlen(name) + 1);
   (void)uv_timer_init(net->loop, &op->deadline);
@@ -553,6 +811,10 @@ static enum mts_status op_start(struct mts_net *net, enum dns_kind kind,
   mts_net_enter(net);
   if (kind == DNS_TXT) {
     st = send_query(op, DNS_TYPE_TXT, txt_answer);
+  } else if (kind == DNS_MX) {
+    st = send_query(op, DNS_TYPE_MX, mx_answer);
+  } else if (kind == DNS_TLSA) {
+    st = send_query(op, DNS_TYPE_TLSA, tlsa_answer);
   } else {
     op->pending = 2;
     op->fam_st[0] = op->fam_st[1] = MTS_ETIMEOUT;
@@ -584,40 +846,75 @@ static enum mts_status op_start(struct mts_net *net, enum dns_kind kind,
   return MTS_OK;
 }
 
-static void txt_fail(struct mts_net_op *link, enum mts_status st) {
+/* A pending user-visible op ends early (net destroyed, socket OOM). */
+static void link_fail(struct mts_net_op *link, enum mts_status st) {
   struct mts_net_dns_op *op = (struct mts_net_dns_op *)link;
 
   op->linked = false;
   set_errmsg(op, st, NULL);
-  txt_deliver(op, st, NULL, false);
+  op_deliver_empty(op, st);
+}
+
+/* Start a user-visible lookup (TXT, MX, TLSA): linked, so that
+ * mts_net_destroy() ends it with MTS_ECANCELED. */
+static enum mts_status linked_start(struct mts_net *net, enum dns_kind kind,
+                                    const char *name, const struct op_cbs *cbs,
+                                    void *arg) {
+  struct mts_net_dns_op *op = NULL;
+  enum mts_status st;
+
+  if (net == NULL || name == NULL) {
+    return MTS_EINVAL;
+  }
+  st = op_start(net, kind, name, cbs, arg, &op);
+  if (st != MTS_OK) {
+    return st;
+  }
+  op->link.fail = link_fail;
+  op->linked = true;
+  mts_net_op_link(net, &op->link);
+  return MTS_OK;
 }
 
 enum mts_status mts_net_dns_txt(struct mts_net *net, const char *name,
                                 mts_net_dns_txt_cb cb, void *arg) {
-  struct mts_net_dns_op *op = NULL;
-  enum mts_status st;
+  struct op_cbs cbs = {.txt = cb};
 
-  if (net == NULL || name == NULL || cb == NULL) {
+  if (cb == NULL) {
     return MTS_EINVAL;
   }
-  st = op_start(net, DNS_TXT, name, cb, NULL, arg, &op);
-  if (st != MTS_OK) {
-    return st;
+  return linked_start(net, DNS_TXT, name, &cbs, arg);
+}
+
+enum mts_status mts_net_dns_mx(struct mts_net *net, const char *name,
+                               mts_net_dns_mx_cb cb, void *arg) {
+  struct op_cbs cbs = {.mx = cb};
+
+  if (cb == NULL) {
+    return MTS_EINVAL;
   }
-  op->link.fail = txt_fail;
-  op->linked = true;
-  mts_net_op_link(net, &op->link);
-  return MTS_OK;
+  return linked_start(net, DNS_MX, name, &cbs, arg);
+}
+
+enum mts_status mts_net_dns_tlsa(struct mts_net *net, const char *name,
+                                 mts_net_dns_tlsa_cb cb, void *arg) {
+  struct op_cbs cbs = {.tlsa = cb};
+
+  if (cb == NULL) {
+    return MTS_EINVAL;
+  }
+  return linked_start(net, DNS_TLSA, name, &cbs, arg);
 }
 
 enum mts_status mts_net_dns_addr(struct mts_net *net, const char *name,
                                  mts_net_addr_cb cb, void *arg,
                                  struct mts_net_dns_op **out) {
   struct mts_net_dns_op *op = NULL;
+  struct op_cbs cbs = {.addr = cb};
   enum mts_status st;
 
   *out = NULL;
-  st = op_start(net, DNS_ADDR, name, NULL, cb, arg, &op);
+  st = op_start(net, DNS_ADDR, name, &cbs, arg, &op);
   if (st != MTS_OK) {
     return st;
   }

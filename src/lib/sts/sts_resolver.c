@@ -1630,6 +1630,62 @@ done:
   return st;
 }
 
+/* The public view of \p rec (borrowed pointers into it). */
+static void rec_view(const struct rs_record *rec,
+                     struct mts_sts_resolver_record *out) {
+  memset(out, 0, sizeof(*out));
+  out->domain = rec->domain;
+  out->entry = &rec->entry;
+  out->policy = rec->entry.has_policy ? rec->policy : NULL;
+  if (rec->entry.has_policy) {
+    out->expires = rec->entry.fetched_at > INT64_MAX - rec->entry.max_age
+                       ? INT64_MAX
+                       : rec->entry.fetched_at + rec->entry.max_age;
+  }
+  out->txt_checked = rec->txt_checked;
+  out->txt_checked_at = rec->txt_checked_at;
+  out->neg_until = rec->neg_until;
+  out->last_verdict = rec->last_verdict;
+  out->reason = rec->reason;
+  out->inflight = rec->flight != NULL;
+}
+
+void mts_sts_resolver_each(const struct mts_sts_resolver *r,
+                           mts_sts_resolver_each_cb cb, void *arg) {
+  const struct rs_record *rec;
+  struct mts_sts_resolver_record v;
+
+  if (r == NULL || cb == NULL) {
+    return;
+  }
+  for (rec = r->lru_head; rec != NULL; rec = rec->lru_next) {
+    rec_view(rec, &v);
+    if (!cb(arg, &v)) {
+      break;
+    }
+  }
+}
+
+enum mts_status mts_sts_resolver_get(const struct mts_sts_resolver *r,
+                                     const char *domain,
+                                     struct mts_sts_resolver_record *out) {
+  const struct rs_record *rec;
+  size_t len;
+
+  if (out != NULL) {
+    memset(out, 0, sizeof(*out));
+  }
+  if (r == NULL || out == NULL || !domain_ok(domain, &len)) {
+    return MTS_EINVAL;
+  }
+  rec = rs_find(r, domain, len);
+  if (rec == NULL) {
+    return MTS_ENOTFOUND;
+  }
+  rec_view(rec, out);
+  return MTS_OK;
+}
+
 void mts_sts_resolver_stats(const struct mts_sts_resolver *r,
                             struct mts_sts_resolver_stats *out) {
   const struct rs_record *rec;

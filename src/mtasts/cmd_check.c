@@ -1,0 +1,861 @@
+/*
+ * cmd_check.c - `mtasts check DOMAIN...`: audit what a domain publishes
+ * for MTA-STS (RFC 8461) and TLSRPT (RFC 8460), the way a sender will
+ * see it, and say how to fix each problem.
+ *
+ * For every domain, three operations run concurrently on one loop (and
+ * all domains at once): the library's discovery (`_mta-sts` TXT, HTTPS
+ * fetch, policy parse), the MX lookup, and the `_smtp._tls` TXT lookup.
+ * When the loop is idle, each domain's findings are derived from the
+ * results in a fixed order, so output is deterministic.
+ *
+ * Findings have a stable code (docs/check.md lists all), a severity, a
+ * message with the evidence, and a fix. Parser findings of the library
+ * are passed through as "check-" + their own code (e.g. check-txt-bad-id,
+ * check-policy-blank-line).
+ *
+ * Verdict per domain: not-deployed, broken, testing, ready-for-enforce,
+ * enforcing. Exit: 0 no error or warning anywhere; 1 warnings; 2
+ * errors; 3 the check itself failed (network set-up, out of memory);
+ * 64 usage.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CHECK_EX_FAILED 3
+/* A fetch slower than this is a warning: the RFC 8461 3.3 suggested
+ * timeout is one minute, but senders may give up sooner. */
+#define CHECK_SLOW_FETCH_MS 10000
+/* max_age below a day is a warning (RFC 8461 3.2: "in the range of
+ * weeks or greater"); below a week is worth an info. */
+#define CHECK_MAX_AGE_WARN 86400
+#define CHECK_MAX_AGE_INFO 604800
+
+enum area { A_STS, A_HOST, A_POLICY, A_MX, A_TLSRPT, A_COUNT };
+
+static const char *const area_names[A_COUNT] = {"sts-record", "policy-host",
+                                                "policy", "mx", "tlsrpt"};
+static const char *const area_titles[A_COUNT] = {
+    "_mta-sts TXT record", "policy host", "policy", "MX hosts",
+    "_smtp._tls TXT record"};
+
+struct finding {
+  enum area area;
+  enum mts_severity sev;
+  char *code;
+  char *message;
+  char *fix; /* NULL: nothing to do */
+};
+
+struct dom {
+  const char *arg; /* as given */
+  char name[MTS_DOMAIN_MAX + 1];
+  bool idn_ok;
+  struct ctl *ctl;
+  /* discovery */
+  struct mts_sts_discovery *d;
+  /* MX */
+  bool mx_done;
+  enum mts_status mx_st;
+  char **mx;
+  size_t nmx;
+  bool mx_null;
+  bool mx_ad;
+  /* _smtp._tls */
+  bool rpt_done;
+  enum mts_status rpt_st;
+  struct mts_rpt_txt *rpt;
+  /* results */
+  struct finding *f;
+  size_t nf;
+  size_t cap;
+  bool failed; /* the check itself failed (ENOMEM, canceled) */
+  const char *verdict;
+};
+
+struct ctl {
+  struct mts_ctx *ctx;
+  struct mts_net *net;
+};
+
+/* ---------------------------------------------------------------- findings */
+
+static char *vfmt(const char *fmt, va_list ap) {
+  va_list ap2;
+  int n;
+  char *s;
+
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) {
+    return NULL;
+  }
+  s = malloc((size_t)n + 1);
+  if (s != NULL) {
+    (void)vsnprintf(s, (size_t)n + 1, fmt, ap);
+  }
+  return s;
+}
+
+static char *fmt(const char *f, ...) MTS_PRINTF(1, 2);
+static char *fmt(const char *f, ...) {
+  va_list ap;
+  char *s;
+
+  va_start(ap, f);
+  s = vfmt(f, ap);
+  va_end(ap);
+  return s;
+}
+
+/* Add a finding; \p fix may be NULL. The message is printf-formatted. */
+static void add(struct dom *dm, enum area area, enum mts_severity sev,
+                const char *code, const char *fix, const char *msgfmt, ...)
+    MTS_PRINTF(6, 7);
+static void add(struct dom *dm, enum area area, enum mts_severity sev,
+                const char *code, const char *fix, const char *msgfmt, ...) {
+  struct finding *f;
+  va_list ap;
+
+  if (dm->nf == dm->cap) {
+    size_t cap = dm->cap ? dm->cap * 2 : 16;
+    struct finding *n = realloc(dm->f, cap * sizeof(*n));
+
+    if (n == NULL) {
+      dm->failed = true;
+      return;
+    }
+    dm->f = n;
+    dm->cap = cap;
+  }
+  f = &dm->f[dm->nf];
+  f->area = area;
+  f->sev = sev;
+  f->code = fmt("%s", code);
+  f->fix = fix != NULL ? fmt("%s", fix) : NULL;
+  va_start(ap, msgfmt);
+  f->message = vfmt(msgfmt, ap);
+  va_end(ap);
+  if (f->code == NULL || f->message == NULL ||
+      (fix != NULL && f->fix == NULL)) {
+    free(f->code);
+    free(f->fix);
+    free(f->message);
+    dm->failed = true;
+    return;
+  }
+  dm->nf++;
+}
+
+/* Pass a parser's findings through as check-<code>. */
+static void add_lib(struct dom *dm, enum area area,
+                    const struct mts_findings *fs, const char *unit,
+                    const char *fix) {
+  size_t i, n = mts_findings_count(fs);
+
+  for (i = 0; i < n; i++) {
+    const struct mts_finding *fi = mts_findings_get(fs, i);
+    char code[96];
+
+    (void)snprintf(code, sizeof(code), "check-%s", fi->code);
+    if (fi->line > 0) {
+      add(dm, area, fi->severity, code,
+          fi->severity == MTS_SEV_INFO ? NULL : fix, "%s (%s %u, col %u)",
+          fi->message, unit, (unsigned)fi->line, (unsigned)fi->col);
+    } else {
+      add(dm, area, fi->severity, code,
+          fi->severity == MTS_SEV_INFO ? NULL : fix, "%s", fi->message);
+    }
+  }
+}
+
+static size_t count_sev(const struct dom *dm, enum mts_severity sev) {
+  size_t i, n = 0;
+
+  for (i = 0; i < dm->nf; i++) {
+    n += dm->f[i].sev == sev;
+  }
+  return n;
+}
+
+static size_t count_area_sev(const struct dom *dm, enum area a,
+                             enum mts_severity sev) {
+  size_t i, n = 0;
+
+  for (i = 0; i < dm->nf; i++) {
+    n += dm->f[i].area == a && dm->f[i].sev == sev;
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------- network */
+
+static void on_discovered(void *arg, struct mts_sts_discovery *d) {
+  struct dom *dm = arg;
+
+  dm->d = d;
+}
+
+static void on_mx(void *arg, enum mts_status st, const struct mts_net_mx *mx,
+                  size_t n, bool authenticated, const char *errmsg) {
+  struct dom *dm = arg;
+  size_t i;
+
+  (void)errmsg;
+  dm->mx_done = true;
+  dm->mx_st = st;
+  dm->mx_ad = authenticated;
+  if (st != MTS_OK) {
+    return;
+  }
+  dm->mx = calloc(n, sizeof(*dm->mx));
+  if (dm->mx == NULL) {
+    dm->mx_st = MTS_ENOMEM;
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    size_t k;
+    bool dup = false;
+
+    if (mx[i].exchange[0] == '\0') {
+      dm->mx_null = true;
+      continue;
+    }
+    for (k = 0; k < dm->nmx; k++) {
+      dup = dup || strcmp(dm->mx[k], mx[i].exchange) == 0;
+    }
+    if (dup) {
+      continue;
+    }
+    dm->mx[dm->nmx] = strdup(mx[i].exchange);
+    if (dm->mx[dm->nmx] == NULL) {
+      dm->mx_st = MTS_ENOMEM;
+      return;
+    }
+    dm->nmx++;
+  }
+}
+
+static void on_rpt(void *arg, enum mts_status st,
+                   const struct mts_txt_rrset *set, bool authenticated,
+                   const char *errmsg) {
+  struct dom *dm = arg;
+
+  (void)authenticated;
+  (void)errmsg;
+  dm->rpt_done = true;
+  dm->rpt_st = st;
+  if (st == MTS_OK &&
+      mts_rpt_txt_parse(dm->ctl->ctx, set, &dm->rpt) != MTS_OK) {
+    dm->rpt_st = MTS_ENOMEM;
+  }
+}
+
+/* Start the three operations of one domain. \return false on failure. */
+static bool dom_start(struct dom *dm) {
+  char name[MTS_DOMAIN_MAX + 16];
+  enum mts_status st;
+
+  st = mts_sts_discover(dm->ctl->net, dm->name, 0, on_discovered, dm);
+  if (st != MTS_OK) {
+    cli_err("check: %s: %s", dm->arg, mts_status_str(st));
+    return false;
+  }
+  st = mts_net_dns_mx(dm->ctl->net, dm->name, on_mx, dm);
+  if (st != MTS_OK) {
+    cli_err("check: %s: MX lookup: %s", dm->arg, mts_status_str(st));
+    return false;
+  }
+  (void)snprintf(name, sizeof(name), "_smtp._tls.%s", dm->name);
+  st = mts_net_dns_txt(dm->ctl->net, name, on_rpt, dm);
+  if (st != MTS_OK) {
+    cli_err("check: %s: TXT lookup: %s", dm->arg, mts_status_str(st));
+    return false;
+  }
+  return true;
+}
+
+/* ---------------------------------------------------------------- areas */
+
+static bool is_temp(enum mts_status st) {
+  return st != MTS_OK && st != MTS_ENXDOMAIN && st != MTS_ENODATA;
+}
+
+/* Returns true when an STS record is published (the other areas apply). */
+static bool area_sts(struct dom *dm) {
+  const struct mts_sts_discovery *d = dm->d;
+  const struct mts_sts_txt *t = mts_sts_discovery_txt(d);
+  enum mts_status st = mts_sts_discovery_txt_status(d);
+  const char *fix_syntax =
+      "publish exactly one record \"v=STSv1; id=<1-32 letters or digits>;\" "
+      "(`mtasts init` prints one)";
+
+  if (is_temp(st)) {
+    add(dm, A_STS, MTS_SEV_ERROR, "check-sts-txt-lookup-failed",
+        "make the name servers of the domain answer for _mta-sts; senders "
+        "treat a failed lookup as temporary and keep a cached policy",
+        "TXT lookup of _mta-sts.%s failed: %s", dm->name, mts_status_str(st));
+    return false;
+  }
+  if (t == NULL || mts_sts_txt_verdict(t) == MTS_STS_TXT_NONE) {
+    const struct mts_txt_rrset *set = mts_sts_discovery_txt_rrset(d);
+
+    add(dm, A_STS, MTS_SEV_WARNING, "check-sts-not-deployed",
+        "deploy MTA-STS: `mtasts init DOMAIN --from-dns` drafts the policy "
+        "and records",
+        "no STS record at _mta-sts.%s (%s): senders cannot detect MTA-STS "
+        "and mail can be downgraded to plaintext",
+        dm->name,
+        st == MTS_ENXDOMAIN ? "NXDOMAIN"
+        : st == MTS_ENODATA
+            ? "no TXT records"
+            : (set != NULL ? "no RR begins with v=STSv1" : "no answer"));
+    return false;
+  }
+  switch (mts_sts_txt_verdict(t)) {
+  case MTS_STS_TXT_MULTIPLE:
+    add(dm, A_STS, MTS_SEV_ERROR, "check-sts-txt-multiple", fix_syntax,
+        "more than one STS record at _mta-sts.%s: senders ignore them all "
+        "(RFC 8461 3.1)",
+        dm->name);
+    break;
+  case MTS_STS_TXT_INVALID:
+    add(dm, A_STS, MTS_SEV_ERROR, "check-sts-txt-invalid", fix_syntax,
+        "the STS record at _mta-sts.%s is invalid: senders ignore it",
+        dm->name);
+    break;
+  case MTS_STS_TXT_VALID:
+    add(dm, A_STS, MTS_SEV_INFO, "check-sts-txt-ok", NULL,
+        "one valid STS record, id %s", mts_sts_txt_id(t));
+    break;
+  case MTS_STS_TXT_NONE:
+    break;
+  }
+  add_lib(dm, A_STS, mts_sts_txt_findings(t), "RR", fix_syntax);
+  add(dm, A_STS, MTS_SEV_INFO,
+      mts_sts_discovery_txt_authenticated(d) ? "check-sts-txt-dnssec"
+                                             : "check-sts-txt-no-dnssec",
+      NULL,
+      mts_sts_discovery_txt_authenticated(d)
+          ? "the answer was DNSSEC-validated (AD bit)"
+          : "the answer was not DNSSEC-validated (no AD bit from the "
+            "resolver); MTA-STS does not require DNSSEC");
+  return true;
+}
+
+/* Returns true when a policy body was received. */
+static bool area_host(struct dom *dm) {
+  const struct mts_sts_discovery *d = dm->d;
+  enum mts_sts_verdict v = mts_sts_discovery_verdict(d);
+  const char *url = mts_sts_discovery_url(d);
+  const char *reason = mts_sts_discovery_reason(d);
+  long status = mts_sts_discovery_http_status(d);
+  const char *ct = mts_sts_discovery_content_type(d);
+  uint64_t ms = mts_sts_discovery_fetch_ms(d);
+  size_t blen = 0;
+
+  if (url == NULL) {
+    return false; /* not fetched: the TXT area said why */
+  }
+  if (v == MTS_STS_V_WEBPKI_INVALID) {
+    add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-tls",
+        "serve mta-sts.DOMAIN with a certificate from a public CA whose "
+        "subjectAltName holds mta-sts.DOMAIN (not expired, full chain)",
+        "%s", reason);
+    return false;
+  }
+  if (status == 0) {
+    /* The discovery reason is the only evidence of the transport error;
+     * the size cap and the deadline get their own codes. */
+    if (strstr(reason, "larger than the limit") != NULL) {
+      add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-too-large",
+          "serve only the policy: at most 65536 bytes (RFC 8461 3.3)", "%s",
+          reason);
+    } else if (strstr(reason, "timed out") != NULL) {
+      add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-timeout",
+          "make the policy host answer quickly (senders give up after "
+          "about a minute, RFC 8461 3.3)",
+          "%s", reason);
+    } else {
+      add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-unreachable",
+          "make mta-sts.DOMAIN resolve and accept HTTPS on port 443", "%s",
+          reason);
+    }
+    return false;
+  }
+  if (status >= 300 && status < 400) {
+    add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-redirect",
+        "serve the policy directly at /.well-known/mta-sts.txt: senders do "
+        "not follow redirects (RFC 8461 3.3)",
+        "%s", reason);
+    return false;
+  }
+  if (status != 200) {
+    add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-status",
+        "serve the policy file at /.well-known/mta-sts.txt with status 200",
+        "%s", reason);
+    return false;
+  }
+  if (v == MTS_STS_V_FETCH_ERROR) {
+    add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-content-type",
+        "serve the file as Content-Type text/plain (nginx: `types { } "
+        "default_type text/plain;`)",
+        "%s", reason);
+    return false;
+  }
+  (void)mts_sts_discovery_body(d, &blen);
+  add(dm, A_HOST, MTS_SEV_INFO, "check-policy-host-ok", NULL,
+      "%s: HTTP 200, Content-Type %s, %zu bytes", url, ct ? ct : "(none)",
+      blen);
+  if (ms > CHECK_SLOW_FETCH_MS) {
+    add(dm, A_HOST, MTS_SEV_WARNING, "check-policy-host-slow",
+        "make the policy host answer within a few seconds",
+        "the fetch took %llu ms; senders may time out before the RFC 8461 "
+        "3.3 suggested minute",
+        (unsigned long long)ms);
+  }
+  return true;
+}
+
+/* True when pattern \p p is "*." + a single label ("*.com"). */
+static bool wildcard_tld(const char *p) {
+  return strncmp(p, "*.", 2) == 0 && strchr(p + 2, '.') == NULL;
+}
+
+static void area_policy(struct dom *dm) {
+  const struct mts_sts_policy *p = mts_sts_discovery_policy(dm->d);
+  const char *fix = "correct the policy file (`mtasts lint policy FILE` "
+                    "shows each problem; `mtasts init` writes a clean one)";
+  enum mts_sts_mode mode;
+  int64_t max_age;
+  size_t i, j, n;
+
+  if (p == NULL) {
+    return;
+  }
+  if (!mts_sts_policy_usable(p)) {
+    add(dm, A_POLICY, MTS_SEV_ERROR, "check-policy-invalid", fix,
+        "the policy is invalid: senders do not apply it "
+        "(sts-policy-invalid)");
+  } else if (!mts_sts_policy_valid(p)) {
+    add(dm, A_POLICY, MTS_SEV_WARNING, "check-policy-deviation", fix,
+        "the policy deviates from the RFC 8461 3.2 grammar; lenient senders "
+        "apply it, strict ones may not");
+  }
+  add_lib(dm, A_POLICY, mts_sts_policy_findings(p), "line", fix);
+  if (!mts_sts_policy_usable(p)) {
+    return;
+  }
+  mode = mts_sts_policy_mode(p);
+  max_age = mts_sts_policy_max_age(p);
+  if (mode == MTS_STS_MODE_NONE) {
+    add(dm, A_POLICY, MTS_SEV_WARNING, "check-policy-mode-none",
+        "publish mode testing (or enforce) to protect mail; keep mode none "
+        "only while withdrawing MTA-STS (RFC 8461 8.3)",
+        "mode none: senders apply no MTA-STS protection");
+  } else if (mode == MTS_STS_MODE_TESTING) {
+    add(dm, A_POLICY, MTS_SEV_INFO, "check-policy-mode-testing",
+        "when TLS reports show no failures, switch to mode enforce and "
+        "change the id",
+        "mode testing: failures are reported, not enforced");
+  } else {
+    add(dm, A_POLICY, MTS_SEV_INFO, "check-policy-mode-enforce", NULL,
+        "mode enforce: senders refuse MX hosts that fail validation");
+  }
+  if (mode != MTS_STS_MODE_NONE && max_age < CHECK_MAX_AGE_WARN) {
+    add(dm, A_POLICY, MTS_SEV_WARNING, "check-policy-max-age-short",
+        "use max_age of a week (604800) or more once the policy is stable",
+        "max_age %lld s is under a day: an attacker who blocks the "
+        "policy host can strip MTA-STS soon after it expires",
+        (long long)max_age);
+  } else if (mode != MTS_STS_MODE_NONE && max_age < CHECK_MAX_AGE_INFO) {
+    add(dm, A_POLICY, MTS_SEV_INFO, "check-policy-max-age-short",
+        "RFC 8461 3.2 expects weeks or more", "max_age %lld s is under a week",
+        (long long)max_age);
+  }
+  n = mts_sts_policy_mx_count(p);
+  for (i = 0; i < n; i++) {
+    const char *pat = mts_sts_policy_mx(p, i);
+
+    if (wildcard_tld(pat)) {
+      add(dm, A_POLICY, MTS_SEV_WARNING, "check-policy-mx-wildcard-tld",
+          "list the mail hosts, or a wildcard under the domain that holds "
+          "them",
+          "mx: %s matches any host under a top-level domain", pat);
+    }
+    for (j = 0; j < i; j++) {
+      if (strcmp(mts_sts_policy_mx(p, j), pat) == 0) {
+        add(dm, A_POLICY, MTS_SEV_INFO, "check-policy-mx-duplicate",
+            "remove the repeated line", "mx: %s is listed twice", pat);
+        break;
+      }
+    }
+    if (dm->mx_st == MTS_OK && dm->nmx > 0) {
+      bool any = false;
+
+      for (j = 0; j < dm->nmx && !any; j++) {
+        bool m = false;
+
+        any = mts_sts_match(pat, strlen(pat), dm->mx[j], strlen(dm->mx[j]),
+                            &m) == MTS_OK &&
+              m;
+      }
+      if (!any) {
+        add(dm, A_POLICY, MTS_SEV_WARNING, "check-policy-mx-unused",
+            "remove patterns of hosts that no longer receive mail, or check "
+            "the spelling",
+            "mx: %s matches none of the MX hosts", pat);
+      }
+    }
+  }
+}
+
+static void area_mx(struct dom *dm, bool have_policy) {
+  const struct mts_sts_policy *p =
+      have_policy ? mts_sts_discovery_policy(dm->d) : NULL;
+  bool usable = p != NULL && mts_sts_policy_usable(p);
+  enum mts_sts_mode mode =
+      usable ? mts_sts_policy_mode(p) : MTS_STS_MODE_UNKNOWN;
+  size_t i;
+
+  if (dm->mx_st == MTS_ENXDOMAIN) {
+    add(dm, A_MX, MTS_SEV_ERROR, "check-mx-nxdomain", "check the domain name",
+        "%s does not exist (NXDOMAIN)", dm->name);
+    return;
+  }
+  if (dm->mx_st == MTS_ENODATA) {
+    add(dm, A_MX, MTS_SEV_WARNING, "check-mx-none",
+        "publish MX records for the hosts that receive mail",
+        "%s has no MX records: senders use the domain itself (RFC 5321 5.1)",
+        dm->name);
+    return;
+  }
+  if (dm->mx_st != MTS_OK) {
+    add(dm, A_MX, MTS_SEV_ERROR, "check-mx-lookup-failed",
+        "make the domain's name servers answer MX queries",
+        "MX lookup of %s failed: %s", dm->name, mts_status_str(dm->mx_st));
+    return;
+  }
+  if (dm->nmx == 0) {
+    add(dm, A_MX, MTS_SEV_INFO, "check-mx-null", NULL,
+        "%s publishes a null MX (RFC 7505): it accepts no mail", dm->name);
+    return;
+  }
+  if (dm->mx_null) {
+    add(dm, A_MX, MTS_SEV_WARNING, "check-mx-null-mixed",
+        "a null MX must be the only MX record (RFC 7505 3)",
+        "a null MX next to other MX records");
+  }
+  for (i = 0; i < dm->nmx; i++) {
+    bool m = false;
+    size_t idx = 0;
+    enum mts_status st;
+
+    if (!usable) {
+      add(dm, A_MX, MTS_SEV_INFO, "check-mx-host", NULL, "MX %s", dm->mx[i]);
+      continue;
+    }
+    st = mts_sts_policy_match(p, dm->mx[i], strlen(dm->mx[i]), &m, &idx);
+    if (st != MTS_OK) {
+      add(dm, A_MX, MTS_SEV_ERROR, "check-mx-bad-name",
+          "give the MX record a valid host name",
+          "MX %s is not a valid host name", dm->mx[i]);
+    } else if (m) {
+      add(dm, A_MX, MTS_SEV_INFO, "check-mx-covered", NULL,
+          "MX %s matches mx: %s", dm->mx[i], mts_sts_policy_mx(p, idx));
+    } else if (mode == MTS_STS_MODE_NONE) {
+      add(dm, A_MX, MTS_SEV_INFO, "check-mx-not-covered", NULL,
+          "MX %s matches no mx pattern (mode none: no effect)", dm->mx[i]);
+    } else {
+      add(dm, A_MX,
+          mode == MTS_STS_MODE_ENFORCE ? MTS_SEV_ERROR : MTS_SEV_WARNING,
+          "check-mx-not-covered",
+          "add an mx line for this host to the policy (and change the id)",
+          "MX %s matches no mx pattern of the policy: %s", dm->mx[i],
+          mode == MTS_STS_MODE_ENFORCE
+              ? "senders refuse to deliver to it"
+              : "senders will report failures for it, and refuse it under "
+                "enforce");
+    }
+  }
+}
+
+static void area_tlsrpt(struct dom *dm) {
+  const char *fix = "publish one record \"v=TLSRPTv1; rua=mailto:ADDRESS\" "
+                    "(RFC 8460 3; `mtasts init --rua` prints one)";
+  size_t i, n;
+
+  if (dm->rpt_st == MTS_ENXDOMAIN || dm->rpt_st == MTS_ENODATA ||
+      (dm->rpt != NULL && mts_rpt_txt_verdict(dm->rpt) == MTS_RPT_TXT_NONE)) {
+    add(dm, A_TLSRPT, MTS_SEV_WARNING, "check-tlsrpt-missing", fix,
+        "no TLSRPT record at _smtp._tls.%s: you will not hear about "
+        "failed deliveries",
+        dm->name);
+    return;
+  }
+  if (dm->rpt_st != MTS_OK || dm->rpt == NULL) {
+    add(dm, A_TLSRPT, MTS_SEV_WARNING, "check-tlsrpt-lookup-failed",
+        "make the name servers answer for _smtp._tls",
+        "TXT lookup of _smtp._tls.%s failed: %s", dm->name,
+        mts_status_str(dm->rpt_st));
+    return;
+  }
+  switch (mts_rpt_txt_verdict(dm->rpt)) {
+  case MTS_RPT_TXT_MULTIPLE:
+    add(dm, A_TLSRPT, MTS_SEV_ERROR, "check-tlsrpt-multiple", fix,
+        "more than one TLSRPT record: senders ignore them all (RFC 8460 3)");
+    break;
+  case MTS_RPT_TXT_INVALID:
+    add(dm, A_TLSRPT, MTS_SEV_ERROR, "check-tlsrpt-invalid", fix,
+        "the TLSRPT record is invalid: senders send no reports");
+    break;
+  case MTS_RPT_TXT_VALID:
+  case MTS_RPT_TXT_NONE:
+    break;
+  }
+  add_lib(dm, A_TLSRPT, mts_rpt_txt_findings(dm->rpt), "RR", fix);
+  n = mts_rpt_txt_rua_count(dm->rpt);
+  for (i = 0; i < n; i++) {
+    enum mts_rpt_uri_scheme s;
+    const char *u = mts_rpt_txt_rua(dm->rpt, i, &s);
+
+    if (s == MTS_RPT_URI_OTHER) {
+      add(dm, A_TLSRPT, MTS_SEV_WARNING, "check-tlsrpt-rua-scheme",
+          "use a mailto: or https: URI (RFC 8460 3)",
+          "rua %s: senders only know mailto: and https:", u);
+    } else {
+      add(dm, A_TLSRPT, MTS_SEV_INFO, "check-tlsrpt-rua", NULL,
+          "reports go to %s", u);
+    }
+  }
+}
+
+static void dom_evaluate(struct dom *dm) {
+  const struct mts_sts_policy *p;
+  bool published, have_body = false;
+
+  if (dm->d == NULL || mts_sts_discovery_status(dm->d) == MTS_ENOMEM ||
+      mts_sts_discovery_status(dm->d) == MTS_ECANCELED || !dm->mx_done ||
+      !dm->rpt_done || dm->mx_st == MTS_ENOMEM || dm->rpt_st == MTS_ENOMEM) {
+    dm->failed = true;
+    return;
+  }
+  published = area_sts(dm);
+  if (published) {
+    have_body = area_host(dm);
+  }
+  if (have_body) {
+    area_policy(dm);
+  }
+  area_mx(dm, have_body);
+  area_tlsrpt(dm);
+
+  p = have_body ? mts_sts_discovery_policy(dm->d) : NULL;
+  if (!published) {
+    dm->verdict =
+        count_area_sev(dm, A_STS, MTS_SEV_ERROR) ? "broken" : "not-deployed";
+  } else if (count_sev(dm, MTS_SEV_ERROR) > 0 || p == NULL ||
+             !mts_sts_policy_usable(p)) {
+    dm->verdict = "broken";
+  } else if (mts_sts_policy_mode(p) == MTS_STS_MODE_NONE) {
+    dm->verdict = "not-deployed";
+  } else if (mts_sts_policy_mode(p) == MTS_STS_MODE_ENFORCE) {
+    dm->verdict = "enforcing";
+  } else {
+    dm->verdict =
+        count_sev(dm, MTS_SEV_WARNING) == 0 ? "ready-for-enforce" : "testing";
+  }
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void print_text(const struct dom *dm) {
+  int a;
+  size_t i;
+
+  printf("%s: %s (%zu error(s), %zu warning(s))\n", dm->name,
+         dm->failed ? "check failed" : dm->verdict,
+         count_sev(dm, MTS_SEV_ERROR), count_sev(dm, MTS_SEV_WARNING));
+  for (a = 0; a < A_COUNT; a++) {
+    bool title = false;
+
+    for (i = 0; i < dm->nf; i++) {
+      const struct finding *f = &dm->f[i];
+
+      if ((int)f->area != a) {
+        continue;
+      }
+      if (!title) {
+        printf("  %s\n", area_titles[a]);
+        title = true;
+      }
+      printf("    %-7s %s: %s\n", mts_severity_str(f->sev), f->code,
+             f->message);
+      if (f->fix != NULL && f->sev != MTS_SEV_INFO) {
+        printf("            fix: %s\n", f->fix);
+      }
+    }
+  }
+}
+
+static json_t *dom_json(const struct dom *dm) {
+  json_t *o = json_object(), *arr = json_array();
+  size_t i;
+
+  json_object_set_new(o, "domain", json_string(dm->name));
+  json_object_set_new(o, "verdict",
+                      json_string(dm->failed ? "check-failed" : dm->verdict));
+  json_object_set_new(
+      o, "counts",
+      json_pack("{s:I, s:I, s:I}", "error",
+                (json_int_t)count_sev(dm, MTS_SEV_ERROR), "warning",
+                (json_int_t)count_sev(dm, MTS_SEV_WARNING), "info",
+                (json_int_t)count_sev(dm, MTS_SEV_INFO)));
+  for (i = 0; i < dm->nf; i++) {
+    const struct finding *f = &dm->f[i];
+
+    json_array_append_new(
+        arr, json_pack("{s:s, s:s, s:s, s:s, s:o}", "area", area_names[f->area],
+                       "code", f->code, "severity", mts_severity_str(f->sev),
+                       "message", f->message, "fix",
+                       f->fix ? json_string(f->fix) : json_null()));
+  }
+  json_object_set_new(o, "findings", arr);
+  json_object_set_new(
+      o, "timings_ms",
+      dm->d ? json_pack("{s:I, s:I}", "dns",
+                        (json_int_t)mts_sts_discovery_dns_ms(dm->d), "fetch",
+                        (json_int_t)mts_sts_discovery_fetch_ms(dm->d))
+            : json_null());
+  return o;
+}
+
+static void dom_free(struct dom *dm) {
+  size_t i;
+
+  for (i = 0; i < dm->nf; i++) {
+    free(dm->f[i].code);
+    free(dm->f[i].message);
+    free(dm->f[i].fix);
+  }
+  free(dm->f);
+  for (i = 0; i < dm->nmx; i++) {
+    free(dm->mx[i]);
+  }
+  free(dm->mx);
+  mts_rpt_txt_destroy(dm->rpt);
+  mts_sts_discovery_destroy(dm->d);
+}
+
+int cmd_check(int argc, char **argv) {
+  const char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+  struct dom *doms = NULL;
+  struct mts_net_options no;
+  struct ctl ctl = {NULL, NULL};
+  struct cli_args a;
+  uv_loop_t loop;
+  bool loop_ok = false;
+  enum mts_status st;
+  int rc = CLI_EX_USAGE, i;
+
+  if (pos == NULL) {
+    cli_err("out of memory");
+    return CHECK_EX_FAILED;
+  }
+  if (!cli_parse_args("check", argc, argv, CLI_OPT_JSON | CLI_OPT_NET, &a,
+                      pos)) {
+    goto done;
+  }
+  if (a.npos < 1) {
+    cli_err("usage: mtasts check DOMAIN... [--json] [--resolver IP[:PORT]] "
+            "[--ca-file FILE] [--timeout SECONDS]");
+    goto done;
+  }
+  doms = calloc((size_t)a.npos, sizeof(*doms));
+  if (doms == NULL) {
+    rc = CHECK_EX_FAILED;
+    goto done;
+  }
+  for (i = 0; i < a.npos; i++) {
+    doms[i].arg = a.pos[i];
+    doms[i].ctl = &ctl;
+    if (mts_idn_to_ascii(a.pos[i], strlen(a.pos[i]), doms[i].name,
+                         sizeof(doms[i].name)) != MTS_OK ||
+        strlen(doms[i].name) + sizeof("_smtp._tls.") > MTS_DOMAIN_MAX) {
+      cli_err("check: '%s' is not a valid domain name", a.pos[i]);
+      goto done;
+    }
+  }
+  rc = CHECK_EX_FAILED;
+  ctl.ctx = cli_ctx();
+  if (ctl.ctx == NULL || uv_loop_init(&loop) != 0) {
+    goto done;
+  }
+  loop_ok = true;
+  mts_net_options_init(&no);
+  no.resolver = a.opts.resolver;
+  no.ca_file = a.opts.ca_file;
+  no.dns_timeout_ms = a.opts.timeout_s * 1000u;
+  no.http_timeout_ms = a.opts.timeout_s * 1000u;
+  st = mts_net_create(ctl.ctx, &loop, &no, &ctl.net);
+  if (st != MTS_OK) {
+    cli_err("check: cannot set up the network: %s%s", mts_status_str(st),
+            st == MTS_EINVAL ? " (check --resolver and --ca-file)" : "");
+    rc = st == MTS_EINVAL ? CLI_EX_USAGE : CHECK_EX_FAILED;
+    goto done;
+  }
+  for (i = 0; i < a.npos; i++) {
+    if (!dom_start(&doms[i])) {
+      goto done;
+    }
+  }
+  (void)uv_run(&loop, UV_RUN_DEFAULT);
+
+  rc = 0;
+  for (i = 0; i < a.npos; i++) {
+    dom_evaluate(&doms[i]);
+    if (doms[i].failed) {
+      rc = CHECK_EX_FAILED;
+    } else if (count_sev(&doms[i], MTS_SEV_ERROR) > 0) {
+      rc = rc == CHECK_EX_FAILED ? rc : 2;
+    } else if (count_sev(&doms[i], MTS_SEV_WARNING) > 0 && rc == 0) {
+      rc = 1;
+    }
+  }
+  if (a.opts.json) {
+    json_t *o = json_object(), *arr = json_array();
+
+    json_object_set_new(o, "schema", json_string("mtasts-check/1"));
+    for (i = 0; i < a.npos; i++) {
+      json_array_append_new(arr, dom_json(&doms[i]));
+    }
+    json_object_set_new(o, "domains", arr);
+    json_object_set_new(o, "exit", json_integer(rc));
+    cli_json_print(o);
+  } else {
+    for (i = 0; i < a.npos; i++) {
+      if (i > 0) {
+        printf("\n");
+      }
+      print_text(&doms[i]);
+    }
+  }
+done:
+  /* Cancel what is pending first: the callbacks write into doms. */
+  mts_net_destroy(ctl.net);
+  if (loop_ok) {
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+  }
+  for (i = 0; doms != NULL && i < a.npos; i++) {
+    dom_free(&doms[i]);
+  }
+  mts_ctx_destroy(ctl.ctx);
+  free(doms);
+  free(pos);
+  return rc;
+}

@@ -1,0 +1,139 @@
+#!/bin/bash
+# The jq filters use jq variables ($d) in single quotes on purpose.
+# shellcheck disable=SC2016
+# test_check.sh MTASTS: `mtasts check` (and `mtasts init --from-dns`)
+# inside the test world. For each case: the exit code, the verdict, the
+# codes of the error/warning findings, and for the stable cases the whole
+# JSON against tests/golden/check-<case>.json with timings removed.
+# Regenerate the golden files after an intended change with
+#   UPDATE_GOLDEN=1 tests/integration/test_check.sh build/mtasts
+# Exit: 0 all passed, 1 some failed, 2 bad arguments, 77 skipped.
+set -eu
+
+. "$(dirname "$0")/lib.sh"
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 PATH/TO/mtasts" >&2
+	exit 2
+fi
+case $1 in
+/*) MTASTS=$1 ;;
+*) MTASTS=$PWD/$1 ;;
+esac
+GOLDEN=$(cd "$(dirname "$0")/../golden" && pwd)
+require_root_and_tools jq timeout
+
+world_up
+T=$MTSW_DIR/t
+mkdir -p "$T"
+HARD_TIMEOUT=${MTSW_HARD_TIMEOUT:-30}
+
+mt() {
+	timeout -k 2 "$HARD_TIMEOUT" ip netns exec "$MTSW_NS" "$MTASTS" "$@" \
+		--resolver "$MTSW_RESOLVER"
+}
+
+# expect NAME DOMAIN WANT-EXIT WANT-VERDICT 'CODES' [golden]: CODES is the
+# space-separated, sorted list of error and warning codes.
+expect() {
+	local name=$1 domain=$2 want_rc=$3 want_v=$4 want_codes=$5 golden=${6:-} rc=0 got
+	mt check "$domain" --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+	if [ "$rc" -ne "$want_rc" ]; then
+		fail "$name" "exit $rc, want $want_rc; stderr: $(head -c 200 "$T/err")"
+		return
+	fi
+	if ! jq -e '.schema == "mtasts-check/1" and (.domains | length == 1)' "$T/out" >/dev/null 2>&1; then
+		fail "$name" "not a check JSON document: $(head -c 200 "$T/out")"
+		return
+	fi
+	got=$(jq -r '.domains[0].verdict' "$T/out")
+	if [ "$got" != "$want_v" ]; then
+		fail "$name" "verdict $got, want $want_v"
+		return
+	fi
+	got=$(jq -r '[.domains[0].findings[] | select(.severity != "info") | .code] | sort | join(" ")' "$T/out")
+	if [ "$got" != "$want_codes" ]; then
+		fail "$name" "codes [$got], want [$want_codes]"
+		return
+	fi
+	# Every finding has the documented fields; every error/warning a fix.
+	if ! jq -e 'all(.domains[0].findings[]; (.area | type == "string")
+		and (.code | startswith("check-")) and (.message | type == "string")
+		and (.severity == "info" or (.fix | type == "string")))' "$T/out" >/dev/null; then
+		fail "$name" "a finding lacks a field: $(jq -c . "$T/out" | head -c 400)"
+		return
+	fi
+	if [ -n "$golden" ]; then
+		jq 'del(.domains[].timings_ms)' "$T/out" >"$T/trim"
+		[ -n "${UPDATE_GOLDEN:-}" ] && cp "$T/trim" "$GOLDEN/check-$golden.json"
+		if ! cmp -s "$T/trim" "$GOLDEN/check-$golden.json"; then
+			fail "$name" "differs from golden check-$golden.json"
+			diff -u "$GOLDEN/check-$golden.json" "$T/trim" | head -30 | sed 's/^/     /'
+			return
+		fi
+	fi
+	pass "$name"
+}
+
+expect good good.test 1 enforcing "check-policy-mx-unused check-tlsrpt-missing" good
+expect testing testing.test 1 testing "check-policy-mx-unused check-tlsrpt-missing" testing
+expect nxdomain nxdomain.test 1 not-deployed "check-sts-not-deployed check-tlsrpt-missing" nxdomain
+expect "only an spf record" spfonly.test 1 not-deployed "check-sts-not-deployed check-tlsrpt-missing"
+expect "mode none" none.test 1 not-deployed "check-policy-mode-none check-tlsrpt-missing"
+expect untrusted untrusted.test 2 broken "check-policy-host-tls check-tlsrpt-missing"
+expect wrongname wrongname.test 2 broken "check-policy-host-tls check-tlsrpt-missing"
+expect expired expired.test 2 broken "check-policy-host-tls check-tlsrpt-missing"
+expect redirect redirect.test 2 broken "check-policy-host-redirect check-tlsrpt-missing" redirect
+expect notfound notfound.test 2 broken "check-policy-host-status check-tlsrpt-missing"
+expect html html.test 2 broken "check-policy-host-content-type check-tlsrpt-missing"
+expect oversized oversized.test 2 broken "check-policy-host-too-large check-tlsrpt-missing"
+expect refused refused.test 2 broken "check-policy-host-unreachable check-tlsrpt-missing"
+expect badpolicy badpolicy.test 2 broken \
+	"check-policy-invalid check-policy-missing-mode check-policy-no-colon check-tlsrpt-missing" badpolicy
+expect blankline blankline.test 1 enforcing \
+	"check-policy-blank-line check-policy-deviation check-tlsrpt-missing"
+expect multiple multiple.test 2 broken \
+	"check-sts-txt-multiple check-tlsrpt-missing check-txt-multiple-records"
+expect servfail servfail.test 2 broken "check-sts-txt-lookup-failed check-tlsrpt-missing"
+
+# Several domains at once: one document, the worst exit, input order kept.
+rc=0
+mt check good.test badpolicy.test nxdomain.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 2 ] && jq -e '[.domains[].domain] == ["good.test", "badpolicy.test", "nxdomain.test"]
+	and [.domains[].verdict] == ["enforcing", "broken", "not-deployed"] and .exit == 2' "$T/out" >/dev/null; then
+	pass "three domains concurrently"
+else
+	fail "three domains concurrently" "exit $rc: $(jq -c '[.domains[] | [.domain, .verdict]]' "$T/out" 2>&1 | head -c 300)"
+fi
+# Text output: grouped by area, one header line per domain.
+rc=0
+mt check good.test --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>&1 || rc=$?
+if [ "$rc" -eq 1 ] && head -1 "$T/out" | grep -q '^good.test: enforcing' &&
+	grep -q '^  policy host$' "$T/out" && grep -q '^  _smtp._tls TXT record$' "$T/out"; then
+	pass "text output"
+else
+	fail "text output" "exit $rc: $(head -c 300 "$T/out")"
+fi
+# Usage.
+rc=0
+mt check >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 64 ]; then pass "usage (no domain)"; else fail "usage (no domain)" "exit $rc"; fi
+
+# init --from-dns drafts the patterns from the MX records.
+rc=0
+rm -f "$T/p.txt"
+mt init good.test --from-dns --mode enforce --output "$T/p.txt" >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 0 ] && [ "$(tr -d '\r' <"$T/p.txt")" = "$(printf 'version: STSv1\nmode: enforce\nmx: mail.good.test\nmax_age: 604800')" ]; then
+	pass "init --from-dns"
+else
+	fail "init --from-dns" "exit $rc: $(head -c 200 "$T/err") $(head -c 200 "$T/p.txt" 2>/dev/null)"
+fi
+rc=0
+mt init no-such-domain.test --from-dns --output "$T/q.txt" >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 2 ] && [ ! -e "$T/q.txt" ]; then
+	pass "init --from-dns of a missing domain"
+else
+	fail "init --from-dns of a missing domain" "exit $rc"
+fi
+
+summary
