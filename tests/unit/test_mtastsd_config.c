@@ -304,9 +304,13 @@ static void test_cache_types(void **state) {
                "    dsn: postgres://user@localhost/mta_sts\n    timeout: 5\n");
   assert_int_equal(c->cache_type, MTASTSD_CACHE_POSTGRES);
   mtastsd_config_free(c);
-  c = parse_ok("CK08 rediss and unix urls",
+  c = parse_ok("CK08 unix urls",
                "cache: {type: redis, options: {url: 'unix:///run/r.sock'}}\n");
   assert_string_equal(c->redis_url, "unix:///run/r.sock");
+  mtastsd_config_free(c);
+  c = parse_ok("CK08b unix url, short form",
+               "cache: {type: redis, options: {url: 'unix:/run/r.sock'}}\n");
+  assert_string_equal(c->redis_url, "unix:/run/r.sock");
   mtastsd_config_free(c);
   c = parse_ok("CK09 tags and anchors",
                "port: !!int \"8000\"\ndane: !!bool 'no'\n"
@@ -401,8 +405,13 @@ static const struct err_case err_cases[] = {
           "redis\n"},
     {"CE29 redis bad url",
      "cache: {type: redis, options: {url: 'localhost:6379'}}\n",
-     NAME ":1: cache.options.url: 'localhost:6379' is not a redis://, "
-          "rediss:// or unix:// URL\n"},
+     NAME ":1: cache.options.url: 'localhost:6379' is not a redis:// or "
+          "unix: URL\n"},
+    {"CE29b rediss refused",
+     "cache: {type: redis, options: {url: 'rediss://r.example:6380'}}\n",
+     NAME ":1: cache.options.url: 'rediss://r.example:6380': TLS to Redis "
+          "(rediss://) is not supported; use redis:// over a trusted network "
+          "or a unix: socket\n"},
     {"CE30 sentinel requirements",
      "cache: {type: redis_sentinel, "
      "options: {sentinels: []}}\n",
