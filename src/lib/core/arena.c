@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Chunks start small and double up to ARENA_CHUNK: a daemon keeps one
+ * parsed policy (one arena) per cached domain, most of them a few
+ * hundred bytes, so a fixed 4 KiB first chunk would dominate its memory. */
+#define ARENA_FIRST_CHUNK 512
 #define ARENA_CHUNK 4096
 #define ARENA_ALIGN 16
 
@@ -19,6 +23,7 @@ struct chunk {
 struct mts_arena {
   struct mts_ctx *ctx;
   struct chunk *head;
+  size_t next_chunk; /* size of the next regular chunk, header included */
 };
 
 #define CHUNK_HDR                                                             \
@@ -30,6 +35,7 @@ struct mts_arena *mts_arena_create(struct mts_ctx *ctx) {
   if (a != NULL) {
     a->ctx = ctx;
     a->head = NULL;
+    a->next_chunk = ARENA_FIRST_CHUNK;
   }
   return a;
 }
@@ -81,16 +87,21 @@ void *mts_arena_alloc(struct mts_arena *a, size_t size) {
     need = ARENA_ALIGN;
   }
   if (c == NULL || c->size - c->used < need) {
-    csize = need > ARENA_CHUNK - CHUNK_HDR ? need : ARENA_CHUNK - CHUNK_HDR;
+    bool oversize = need > a->next_chunk - CHUNK_HDR;
+
+    csize = oversize ? need : a->next_chunk - CHUNK_HDR;
+    if (!oversize && a->next_chunk < ARENA_CHUNK) {
+      a->next_chunk *= 2;
+    }
     c = mts_malloc(a->ctx, CHUNK_HDR + csize);
     if (c == NULL) {
       return NULL;
     }
     c->size = csize;
     c->used = 0;
-    /* A large one-off allocation goes behind the current chunk so the
-     * current chunk's free space is not wasted. */
-    if (a->head != NULL && need > ARENA_CHUNK / 2) {
+    /* An oversize one-off allocation goes behind the current chunk so
+     * the current chunk's free space is not wasted. */
+    if (a->head != NULL && oversize) {
       c->next = a->head->next;
       a->head->next = c;
     } else {
