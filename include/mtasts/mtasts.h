@@ -22,6 +22,8 @@
 #include <mtasts/sts_match.h>
 #include <mtasts/sts_state.h>
 #include <mtasts/rpt_txt.h>
+#include <mtasts/rpt_datagram.h>
+#include <mtasts/rpt_logline.h>
 #include <mtasts/net.h>
 #include <mtasts/sts_discover.h>
 #include <mtasts/cache.h>
