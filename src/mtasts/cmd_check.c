@@ -6,7 +6,10 @@
  * For every domain, three operations run concurrently on one loop (and
  * all domains at once): the library's discovery (`_mta-sts` TXT, HTTPS
  * fetch, policy parse), the MX lookup, and the `_smtp._tls` TXT lookup.
- * When the loop is idle, each domain's findings are derived from the
+ * When the loop is idle, a second phase probes TLS (mtasts/tls_probe.h):
+ * each MX host (or the implicit MX) over SMTP STARTTLS on --smtp-port,
+ * its TLSA records, and every address of the policy host on 443. When
+ * the loop is idle again, each domain's findings are derived from the
  * results in a fixed order, so output is deterministic.
  *
  * Findings have a stable code (docs/check.md lists all), a severity, a
@@ -19,9 +22,13 @@
  * errors; 3 the check itself failed (network set-up, out of memory);
  * 64 usage.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <mtasts/tls_probe.h>
 
 #include "cli.h"
 
@@ -33,6 +40,10 @@
  * weeks or greater"); below a week is worth an info. */
 #define CHECK_MAX_AGE_WARN 86400
 #define CHECK_MAX_AGE_INFO 604800
+/* A certificate that expires within this many seconds is a warning. */
+#define CHECK_CERT_SOON (14 * 86400)
+/* MX hosts probed per domain (in MX record order). */
+#define CHECK_MX_PROBE_MAX 10
 
 enum area { A_STS, A_HOST, A_POLICY, A_MX, A_TLSRPT, A_COUNT };
 
@@ -48,6 +59,47 @@ struct finding {
   char *code;
   char *message;
   char *fix; /* NULL: nothing to do */
+};
+
+/* One address's probe, copied out of the library's borrowed result. */
+struct probe {
+  char *address;
+  enum mts_status status;
+  enum mts_tls_probe_stage stage;
+  char *error;
+  char *banner;
+  char *ehlo;
+  bool starttls;
+  char *tls_version;
+  char *cipher;
+  bool tls12;
+  bool has_cert;
+  int64_t not_before;
+  int64_t not_after;
+  char *issuer;
+  char **san;
+  size_t nsan;
+  bool cert_ok;
+  unsigned cert_errors;
+  char *verify_error;
+  char *result_type;
+};
+
+/* A probed host: an MX host (or the implicit MX), or the policy host. */
+struct phost {
+  char *host;
+  struct dom *dm;
+  bool done;
+  enum mts_status st; /* the address lookup (or ECANCELED, ENOMEM) */
+  char *errmsg;
+  struct probe *p;
+  size_t np;
+  /* TLSA at _PORT._tcp.HOST (MX hosts only). */
+  bool tlsa_started;
+  bool tlsa_done;
+  enum mts_status tlsa_st;
+  size_t tlsa_n;
+  bool tlsa_ad;
 };
 
 struct dom {
@@ -68,6 +120,11 @@ struct dom {
   bool rpt_done;
   enum mts_status rpt_st;
   struct mts_rpt_txt *rpt;
+  /* TLS probes (second phase): the MX hosts, the policy host */
+  struct phost *mxp;
+  size_t nmxp;
+  bool implicit_mx;    /* mxp[0] is the domain itself (RFC 5321 5.1) */
+  struct phost *hostp; /* NULL: not probed */
   /* results */
   struct finding *f;
   size_t nf;
@@ -79,6 +136,9 @@ struct dom {
 struct ctl {
   struct mts_ctx *ctx;
   struct mts_net *net;
+  uint16_t smtp_port;
+  uint32_t probe_timeout_ms;
+  int64_t now;
 };
 
 /* ---------------------------------------------------------------- findings */
@@ -279,10 +339,254 @@ static bool dom_start(struct dom *dm) {
   return true;
 }
 
+/* ---------------------------------------------------------------- probes */
+
+/* strdup of a possibly NULL string; sets *oom on failure. */
+static char *dup_opt(const char *s, bool *oom) {
+  char *d;
+
+  if (s == NULL) {
+    return NULL;
+  }
+  d = strdup(s);
+  if (d == NULL) {
+    *oom = true;
+  }
+  return d;
+}
+
+static void probe_free(struct probe *p) {
+  size_t i;
+
+  free(p->address);
+  free(p->error);
+  free(p->banner);
+  free(p->ehlo);
+  free(p->tls_version);
+  free(p->cipher);
+  free(p->issuer);
+  for (i = 0; i < p->nsan; i++) {
+    free(p->san[i]);
+  }
+  free(p->san);
+  free(p->verify_error);
+  free(p->result_type);
+}
+
+static void phost_free(struct phost *h) {
+  size_t i;
+
+  for (i = 0; i < h->np; i++) {
+    probe_free(&h->p[i]);
+  }
+  free(h->p);
+  free(h->host);
+  free(h->errmsg);
+}
+
+static bool probe_copy(struct probe *d, const struct mts_tls_probe_result *r) {
+  bool oom = false;
+  size_t i;
+
+  memset(d, 0, sizeof(*d));
+  d->address = dup_opt(r->address, &oom);
+  d->status = r->status;
+  d->stage = r->stage;
+  d->error = dup_opt(r->error, &oom);
+  d->banner = dup_opt(r->banner, &oom);
+  d->ehlo = dup_opt(r->ehlo, &oom);
+  d->starttls = r->starttls_offered;
+  d->tls_version = dup_opt(r->tls_version, &oom);
+  d->cipher = dup_opt(r->cipher, &oom);
+  d->tls12 = r->tls12_or_newer;
+  d->has_cert = r->has_cert;
+  d->not_before = r->not_before;
+  d->not_after = r->not_after;
+  d->issuer = dup_opt(r->issuer, &oom);
+  if (r->nsan > 0) {
+    d->san = calloc(r->nsan, sizeof(*d->san));
+    oom = oom || d->san == NULL;
+    for (i = 0; d->san != NULL && i < r->nsan; i++) {
+      d->san[i] = dup_opt(r->san[i], &oom);
+      d->nsan++;
+    }
+  }
+  d->cert_ok = r->cert_ok;
+  d->cert_errors = r->cert_errors;
+  d->verify_error = dup_opt(r->verify_error, &oom);
+  d->result_type = dup_opt(r->result_type, &oom);
+  return !oom;
+}
+
+static void on_probe(void *arg, enum mts_status st,
+                     const struct mts_tls_probe_result *r, size_t n,
+                     const char *errmsg) {
+  struct phost *h = arg;
+  size_t i;
+
+  h->done = true;
+  h->st = st;
+  if (st != MTS_OK) {
+    h->errmsg = strdup(errmsg != NULL ? errmsg : mts_status_str(st));
+    h->dm->failed = h->dm->failed || h->errmsg == NULL || st == MTS_ENOMEM;
+    return;
+  }
+  h->p = calloc(n, sizeof(*h->p));
+  if (h->p == NULL) {
+    h->dm->failed = true;
+    return;
+  }
+  for (i = 0; i < n; i++) {
+    bool ok = probe_copy(&h->p[i], &r[i]);
+
+    h->np++;
+    if (!ok) {
+      h->dm->failed = true;
+      return;
+    }
+  }
+}
+
+static void on_tlsa(void *arg, enum mts_status st, size_t count,
+                    bool authenticated, const char *errmsg) {
+  struct phost *h = arg;
+
+  (void)errmsg;
+  h->tlsa_done = true;
+  h->tlsa_st = st;
+  h->tlsa_n = count;
+  h->tlsa_ad = authenticated;
+}
+
+static bool probe_host_start(struct dom *dm, struct phost *h,
+                             enum mts_tls_probe_mode mode, uint16_t port) {
+  struct mts_tls_probe_options o;
+  enum mts_status st;
+
+  mts_tls_probe_options_init(&o);
+  o.mode = mode;
+  o.host = h->host;
+  o.port = port;
+  o.timeout_ms = dm->ctl->probe_timeout_ms;
+  h->dm = dm;
+  st = mts_tls_probe_start(dm->ctl->net, &o, on_probe, h);
+  if (st == MTS_EINVAL) {
+    /* Not a host name we can probe (check-mx-bad-name says so). */
+    h->done = true;
+    h->st = MTS_EINVAL;
+    h->errmsg = strdup("not a valid host name");
+    return h->errmsg != NULL;
+  }
+  if (st != MTS_OK) {
+    cli_err("check: %s: TLS probe of %s: %s", dm->arg, h->host,
+            mts_status_str(st));
+    return false;
+  }
+  return true;
+}
+
+/* Second phase: probe every MX host (or the implicit MX) over SMTP, look
+ * up their TLSA records, and probe each address of the policy host. */
+static bool dom_probe_start(struct dom *dm) {
+  struct ctl *ctl = dm->ctl;
+  size_t i, n;
+  char name[MTS_DOMAIN_MAX + 32];
+
+  if (dm->failed || !dm->mx_done) {
+    return true;
+  }
+  if (dm->mx_st == MTS_OK) {
+    n = dm->nmx < CHECK_MX_PROBE_MAX ? dm->nmx : CHECK_MX_PROBE_MAX;
+  } else if (dm->mx_st == MTS_ENODATA) {
+    n = 1;
+    dm->implicit_mx = true;
+  } else {
+    n = 0;
+  }
+  if (n > 0) {
+    dm->mxp = calloc(n, sizeof(*dm->mxp));
+    if (dm->mxp == NULL) {
+      return false;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    struct phost *h = &dm->mxp[i];
+    enum mts_status st;
+
+    h->host = strdup(dm->implicit_mx ? dm->name : dm->mx[i]);
+    if (h->host == NULL) {
+      return false;
+    }
+    dm->nmxp++;
+    if (!probe_host_start(dm, h, MTS_TLS_PROBE_SMTP, ctl->smtp_port)) {
+      return false;
+    }
+    (void)snprintf(name, sizeof(name), "_%u._tcp.%s", (unsigned)ctl->smtp_port,
+                   h->host);
+    st = mts_net_dns_tlsa(ctl->net, name, on_tlsa, h);
+    h->tlsa_started = st == MTS_OK;
+  }
+  if (dm->d != NULL && mts_sts_discovery_url(dm->d) != NULL) {
+    dm->hostp = calloc(1, sizeof(*dm->hostp));
+    if (dm->hostp == NULL) {
+      return false;
+    }
+    (void)snprintf(name, sizeof(name), "mta-sts.%s", dm->name);
+    dm->hostp->host = strdup(name);
+    if (dm->hostp->host == NULL ||
+        !probe_host_start(dm, dm->hostp, MTS_TLS_PROBE_TLS, 443)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /* ---------------------------------------------------------------- areas */
 
 static bool is_temp(enum mts_status st) {
   return st != MTS_OK && st != MTS_ENXDOMAIN && st != MTS_ENODATA;
+}
+
+/* RFC 3339 UTC time of \p t into \p buf. */
+static const char *fmt_time(int64_t t, char *buf, size_t n) {
+  time_t tt = (time_t)t;
+  struct tm tm;
+
+  if (gmtime_r(&tt, &tm) == NULL ||
+      strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    (void)snprintf(buf, n, "%lld", (long long)t);
+  }
+  return buf;
+}
+
+/* The SAN DNS names joined by ", " (malloc'd; NULL on OOM). */
+static char *san_list(const struct probe *p) {
+  size_t i, off = 0, len = sizeof("(none)");
+  char *s;
+
+  for (i = 0; i < p->nsan; i++) {
+    len += strlen(p->san[i]) + 2;
+  }
+  s = malloc(len);
+  if (s == NULL) {
+    return NULL;
+  }
+  if (p->nsan == 0) {
+    memcpy(s, "(none)", sizeof("(none)"));
+    return s;
+  }
+  for (i = 0; i < p->nsan; i++) {
+    size_t k = strlen(p->san[i]);
+
+    if (i > 0) {
+      memcpy(s + off, ", ", 2);
+      off += 2;
+    }
+    memcpy(s + off, p->san[i], k);
+    off += k;
+  }
+  s[off] = '\0';
+  return s;
 }
 
 /* Returns true when an STS record is published (the other areas apply). */
@@ -348,7 +652,7 @@ static bool area_sts(struct dom *dm) {
 }
 
 /* Returns true when a policy body was received. */
-static bool area_host(struct dom *dm) {
+static bool area_host_fetch(struct dom *dm) {
   const struct mts_sts_discovery *d = dm->d;
   enum mts_sts_verdict v = mts_sts_discovery_verdict(d);
   const char *url = mts_sts_discovery_url(d);
@@ -419,6 +723,21 @@ static bool area_host(struct dom *dm) {
         (unsigned long long)ms);
   }
   return true;
+}
+
+static void host_probe_findings(struct dom *dm, bool fetched,
+                                bool tls_reported);
+
+/* The fetch, then the per-address TLS probe of the policy host. */
+static bool area_host(struct dom *dm) {
+  bool body = area_host_fetch(dm);
+
+  if (mts_sts_discovery_url(dm->d) != NULL) {
+    host_probe_findings(dm, mts_sts_discovery_http_status(dm->d) != 0,
+                        mts_sts_discovery_verdict(dm->d) ==
+                            MTS_STS_V_WEBPKI_INVALID);
+  }
+  return body;
 }
 
 /* True when pattern \p p is "*." + a single label ("*.com"). */
@@ -514,6 +833,213 @@ static void area_policy(struct dom *dm) {
   }
 }
 
+/* Certificate findings of one handshake; \p what names the host and
+ * address, \p fail is the severity of a failure. */
+static void cert_findings(struct dom *dm, enum area area, const char *prefix,
+                          const struct probe *p, const char *host,
+                          const char *what, enum mts_severity fail,
+                          bool errors) {
+  char code[96];
+  char when[48];
+  char *sans = san_list(p);
+  int64_t left = p->not_after - dm->ctl->now;
+  const char *first = p->verify_error ? p->verify_error : "";
+  const char *rt = p->result_type ? p->result_type : "validation-failure";
+
+  if (sans == NULL) {
+    dm->failed = true;
+    return;
+  }
+  if (errors && (p->cert_errors & MTS_TLS_CERT_NOT_TRUSTED)) {
+    (void)snprintf(code, sizeof(code), "%s-cert-untrusted", prefix);
+    add(dm, area, fail, code,
+        "use a certificate from a CA that senders trust (a public CA), and "
+        "send the full chain",
+        "%s: the certificate chain is not trusted (issuer %s; first error: "
+        "%s, %s)",
+        what, p->issuer ? p->issuer : "?", first, rt);
+  }
+  if (errors && (p->cert_errors & MTS_TLS_CERT_EXPIRED)) {
+    (void)snprintf(code, sizeof(code), "%s-cert-expired", prefix);
+    add(dm, area, fail, code, "renew the certificate",
+        "%s: the certificate expired at %s (certificate-expired)", what,
+        fmt_time(p->not_after, when, sizeof(when)));
+  }
+  if (errors && (p->cert_errors & MTS_TLS_CERT_HOST_MISMATCH)) {
+    (void)snprintf(code, sizeof(code), "%s-cert-name-mismatch", prefix);
+    add(dm, area, fail, code,
+        "get a certificate whose subjectAltName holds the host name (a "
+        "dNSName; the CN is not used)",
+        "%s: no subjectAltName DNS name matches %s (SAN: %s; "
+        "certificate-host-mismatch)",
+        what, host, sans);
+  }
+  if (errors && (p->cert_errors & MTS_TLS_CERT_OTHER)) {
+    (void)snprintf(code, sizeof(code), "%s-cert-invalid", prefix);
+    add(dm, area, fail, code, "replace the certificate with a valid one",
+        "%s: the certificate does not validate: %s (%s)", what, first, rt);
+  }
+  if (p->has_cert && !(p->cert_errors & MTS_TLS_CERT_EXPIRED) &&
+      left < CHECK_CERT_SOON) {
+    (void)snprintf(code, sizeof(code), "%s-cert-expires-soon", prefix);
+    add(dm, area, MTS_SEV_WARNING, code,
+        "renew the certificate now (and automate renewal)",
+        "%s: the certificate expires at %s, in %lld day(s)", what,
+        fmt_time(p->not_after, when, sizeof(when)),
+        (long long)(left > 0 ? left / 86400 : 0));
+  }
+  free(sans);
+}
+
+/* "valid", or "invalid (RESULT-TYPE)". */
+static const char *cert_verdict(const struct probe *p, char *buf, size_t n) {
+  if (p->cert_ok) {
+    return "valid";
+  }
+  (void)snprintf(buf, n, "invalid (%s)",
+                 p->result_type ? p->result_type : "validation-failure");
+  return buf;
+}
+
+/* Findings of one probed MX host (after its coverage finding). */
+static void mx_probe_findings(struct dom *dm, const struct phost *h,
+                              enum mts_severity fail) {
+  size_t i;
+
+  if (h->tlsa_done && h->tlsa_st == MTS_OK) {
+    add(dm, A_MX, MTS_SEV_INFO, "check-mx-tlsa-present", NULL,
+        "MX %s has %zu TLSA record(s) at _%u._tcp.%s (%s): senders that "
+        "support DANE use it instead of MTA-STS for this host (RFC 8461 2)",
+        h->host, h->tlsa_n, (unsigned)dm->ctl->smtp_port, h->host,
+        h->tlsa_ad ? "DNSSEC-validated"
+                   : "not DNSSEC-validated, so DANE senders ignore them");
+  }
+  if (!h->done || h->st == MTS_EINVAL) {
+    return;
+  }
+  if (h->st != MTS_OK) {
+    add(dm, A_MX, MTS_SEV_WARNING, "check-mx-unreachable",
+        "give the MX host an A or AAAA record", "MX %s: %s", h->host,
+        h->errmsg ? h->errmsg : mts_status_str(h->st));
+    return;
+  }
+  for (i = 0; i < h->np; i++) {
+    const struct probe *p = &h->p[i];
+    char what[MTS_DOMAIN_MAX + 64];
+    char when[48];
+    char verdict[80];
+
+    (void)snprintf(what, sizeof(what), "MX %s (%s)", h->host, p->address);
+    switch (p->status) {
+    case MTS_OK:
+      break;
+    case MTS_ECONNECT:
+      add(dm, A_MX, MTS_SEV_WARNING, "check-mx-unreachable",
+          "make the MX host accept SMTP connections on port 25", "%s: %s", what,
+          p->error ? p->error : "connection failed");
+      continue;
+    case MTS_ETIMEOUT:
+      if (p->stage <= MTS_TLS_PROBE_BANNER) {
+        add(dm, A_MX, MTS_SEV_WARNING, "check-mx-unreachable",
+            "make the MX host accept SMTP connections on port 25", "%s: %s",
+            what, p->error ? p->error : "timed out");
+      } else if (p->stage < MTS_TLS_PROBE_HANDSHAKE) {
+        add(dm, A_MX, MTS_SEV_WARNING, "check-mx-smtp-error",
+            "make the MX host answer EHLO and STARTTLS promptly", "%s: %s",
+            what, p->error ? p->error : "timed out");
+      } else {
+        add(dm, A_MX, fail, "check-mx-tls-failed",
+            "make the MX host complete the TLS handshake", "%s: %s", what,
+            p->error ? p->error : "timed out");
+      }
+      continue;
+    case MTS_EUNAVAIL:
+      add(dm, A_MX, fail, "check-mx-no-starttls",
+          "enable STARTTLS with a certificate for the MX host name (Postfix: "
+          "smtpd_tls_security_level = may and smtpd_tls_chain_files)",
+          "%s does not offer STARTTLS (EHLO %s): senders cannot use TLS%s",
+          what, p->ehlo ? p->ehlo : "?",
+          fail == MTS_SEV_ERROR ? ", so they refuse to deliver (enforce)" : "");
+      continue;
+    case MTS_ETLS:
+      add(dm, A_MX, fail, "check-mx-tls-failed",
+          "make the MX host complete a TLS 1.2 or newer handshake", "%s: %s",
+          what, p->error ? p->error : "TLS handshake failed");
+      continue;
+    case MTS_EIO:
+      add(dm, A_MX, MTS_SEV_WARNING, "check-mx-smtp-error",
+          "make the MX host answer SMTP correctly (220 greeting, 250 to "
+          "EHLO, 220 to STARTTLS)",
+          "%s", p->error ? p->error : "SMTP protocol error");
+      continue;
+    default:
+      add(dm, A_MX, MTS_SEV_WARNING, "check-mx-probe-failed",
+          "run the check again", "%s: %s", what,
+          p->error ? p->error : mts_status_str(p->status));
+      continue;
+    }
+    if (!p->tls12) {
+      add(dm, A_MX, fail, "check-mx-tls-too-old",
+          "enable TLS 1.2 or newer on the MX host (RFC 8461 4.2 needs it)",
+          "%s negotiated %s: MTA-STS senders require TLS 1.2 or newer", what,
+          p->tls_version ? p->tls_version : "?");
+    }
+    cert_findings(dm, A_MX, "check-mx", p, h->host, what, fail, true);
+    add(dm, A_MX, MTS_SEV_INFO, "check-mx-tls", NULL,
+        "%s: STARTTLS, %s %s, certificate %s, issuer %s, valid until %s", what,
+        p->tls_version ? p->tls_version : "?", p->cipher ? p->cipher : "?",
+        cert_verdict(p, verdict, sizeof(verdict)), p->issuer ? p->issuer : "?",
+        fmt_time(p->not_after, when, sizeof(when)));
+  }
+}
+
+/* Per-address TLS findings of the policy host. \p fetched: the discovery
+ * got an HTTP response (so failures here are of some address only);
+ * \p tls_reported: the discovery already reported a TLS failure. */
+static void host_probe_findings(struct dom *dm, bool fetched,
+                                bool tls_reported) {
+  const struct phost *h = dm->hostp;
+  size_t i;
+
+  if (h == NULL || !h->done || h->st != MTS_OK) {
+    return;
+  }
+  for (i = 0; i < h->np; i++) {
+    const struct probe *p = &h->p[i];
+    char what[MTS_DOMAIN_MAX + 64];
+    char when[48];
+    char verdict[80];
+
+    (void)snprintf(what, sizeof(what), "%s (%s)", h->host, p->address);
+    if (p->status != MTS_OK) {
+      if (fetched) {
+        add(dm, A_HOST, MTS_SEV_WARNING, "check-policy-host-address-failed",
+            "make every address of the policy host serve the policy over "
+            "HTTPS",
+            "%s: %s", what, p->error ? p->error : mts_status_str(p->status));
+      }
+      continue;
+    }
+    if (!p->tls12) {
+      add(dm, A_HOST, MTS_SEV_ERROR, "check-policy-host-tls-too-old",
+          "enable TLS 1.2 or newer on the policy host (RFC 8461 3.3)",
+          "%s negotiated %s: senders require TLS 1.2 or newer", what,
+          p->tls_version ? p->tls_version : "?");
+    }
+    cert_findings(dm, A_HOST, "check-policy-host", p, h->host, what,
+                  MTS_SEV_ERROR, !tls_reported);
+    add(dm, A_HOST, MTS_SEV_INFO, "check-policy-host-tls-info", NULL,
+        "%s: %s %s, certificate %s, issuer %s, valid until %s", what,
+        p->tls_version ? p->tls_version : "?", p->cipher ? p->cipher : "?",
+        cert_verdict(p, verdict, sizeof(verdict)), p->issuer ? p->issuer : "?",
+        fmt_time(p->not_after, when, sizeof(when)));
+  }
+}
+
+static enum mts_severity fail_sev(enum mts_sts_mode mode) {
+  return mode == MTS_STS_MODE_ENFORCE ? MTS_SEV_ERROR : MTS_SEV_WARNING;
+}
+
 static void area_mx(struct dom *dm, bool have_policy) {
   const struct mts_sts_policy *p =
       have_policy ? mts_sts_discovery_policy(dm->d) : NULL;
@@ -532,6 +1058,9 @@ static void area_mx(struct dom *dm, bool have_policy) {
         "publish MX records for the hosts that receive mail",
         "%s has no MX records: senders use the domain itself (RFC 5321 5.1)",
         dm->name);
+    if (dm->nmxp > 0) {
+      mx_probe_findings(dm, &dm->mxp[0], fail_sev(mode));
+    }
     return;
   }
   if (dm->mx_st != MTS_OK) {
@@ -557,6 +1086,9 @@ static void area_mx(struct dom *dm, bool have_policy) {
 
     if (!usable) {
       add(dm, A_MX, MTS_SEV_INFO, "check-mx-host", NULL, "MX %s", dm->mx[i]);
+      if (i < dm->nmxp) {
+        mx_probe_findings(dm, &dm->mxp[i], fail_sev(mode));
+      }
       continue;
     }
     st = mts_sts_policy_match(p, dm->mx[i], strlen(dm->mx[i]), &m, &idx);
@@ -580,6 +1112,9 @@ static void area_mx(struct dom *dm, bool have_policy) {
               ? "senders refuse to deliver to it"
               : "senders will report failures for it, and refuse it under "
                 "enforce");
+    }
+    if (i < dm->nmxp) {
+      mx_probe_findings(dm, &dm->mxp[i], fail_sev(mode));
     }
   }
 }
@@ -702,6 +1237,95 @@ static void print_text(const struct dom *dm) {
   }
 }
 
+static json_t *str_or_null(const char *s) {
+  return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *probe_json(const struct probe *p, bool smtp) {
+  json_t *o = json_object();
+  char when[48];
+
+  json_object_set_new(o, "address", str_or_null(p->address));
+  json_object_set_new(o, "status", json_string(mts_status_name(p->status)));
+  json_object_set_new(o, "stage",
+                      json_string(mts_tls_probe_stage_str(p->stage)));
+  json_object_set_new(o, "error", str_or_null(p->error));
+  if (smtp) {
+    json_object_set_new(
+        o, "smtp",
+        json_pack("{s:o, s:o, s:b}", "banner", str_or_null(p->banner), "ehlo",
+                  str_or_null(p->ehlo), "starttls", (int)p->starttls));
+  }
+  if (p->status == MTS_OK) {
+    json_object_set_new(o, "tls",
+                        json_pack("{s:o, s:o, s:b}", "version",
+                                  str_or_null(p->tls_version), "cipher",
+                                  str_or_null(p->cipher), "tls12_or_newer",
+                                  (int)p->tls12));
+  } else {
+    json_object_set_new(o, "tls", json_null());
+  }
+  if (p->status == MTS_OK && p->has_cert) {
+    json_t *c = json_object(), *san = json_array(), *errs = json_array();
+    size_t i;
+
+    for (i = 0; i < p->nsan; i++) {
+      json_array_append_new(san, json_string(p->san[i]));
+    }
+    if (p->cert_errors & MTS_TLS_CERT_NOT_TRUSTED) {
+      json_array_append_new(errs, json_string("certificate-not-trusted"));
+    }
+    if (p->cert_errors & MTS_TLS_CERT_EXPIRED) {
+      json_array_append_new(errs, json_string("certificate-expired"));
+    }
+    if (p->cert_errors & MTS_TLS_CERT_HOST_MISMATCH) {
+      json_array_append_new(errs, json_string("certificate-host-mismatch"));
+    }
+    if (p->cert_errors & MTS_TLS_CERT_OTHER) {
+      json_array_append_new(errs, json_string("validation-failure"));
+    }
+    json_object_set_new(c, "ok", json_boolean(p->cert_ok));
+    json_object_set_new(c, "result_types", errs);
+    json_object_set_new(c, "verify_error", str_or_null(p->verify_error));
+    json_object_set_new(
+        c, "not_before",
+        json_string(fmt_time(p->not_before, when, sizeof(when))));
+    json_object_set_new(
+        c, "not_after",
+        json_string(fmt_time(p->not_after, when, sizeof(when))));
+    json_object_set_new(c, "issuer", str_or_null(p->issuer));
+    json_object_set_new(c, "san", san);
+    json_object_set_new(o, "certificate", c);
+  } else {
+    json_object_set_new(o, "certificate", json_null());
+  }
+  return o;
+}
+
+static json_t *phost_json(const struct phost *h, bool smtp) {
+  json_t *o = json_object(), *arr = json_array();
+  size_t i;
+
+  json_object_set_new(o, "host", json_string(h->host));
+  json_object_set_new(
+      o, "lookup", json_string(h->done ? mts_status_name(h->st) : "ECANCELED"));
+  json_object_set_new(o, "lookup_error",
+                      str_or_null(h->st != MTS_OK ? h->errmsg : NULL));
+  if (smtp) {
+    json_object_set_new(o, "tlsa",
+                        h->tlsa_done ? json_pack("{s:s, s:I, s:b}", "status",
+                                                 mts_status_name(h->tlsa_st),
+                                                 "count", (json_int_t)h->tlsa_n,
+                                                 "dnssec", (int)h->tlsa_ad)
+                                     : json_null());
+  }
+  for (i = 0; i < h->np; i++) {
+    json_array_append_new(arr, probe_json(&h->p[i], smtp));
+  }
+  json_object_set_new(o, "addresses", arr);
+  return o;
+}
+
 static json_t *dom_json(const struct dom *dm) {
   json_t *o = json_object(), *arr = json_array();
   size_t i;
@@ -725,6 +1349,16 @@ static json_t *dom_json(const struct dom *dm) {
                        f->fix ? json_string(f->fix) : json_null()));
   }
   json_object_set_new(o, "findings", arr);
+  arr = json_array();
+  for (i = 0; i < dm->nmxp; i++) {
+    json_t *h = phost_json(&dm->mxp[i], true);
+
+    json_object_set_new(h, "implicit", json_boolean(dm->implicit_mx));
+    json_array_append_new(arr, h);
+  }
+  json_object_set_new(o, "mx_hosts", arr);
+  json_object_set_new(o, "policy_host_tls",
+                      dm->hostp ? phost_json(dm->hostp, false) : json_null());
   json_object_set_new(
       o, "timings_ms",
       dm->d ? json_pack("{s:I, s:I}", "dns",
@@ -747,15 +1381,62 @@ static void dom_free(struct dom *dm) {
     free(dm->mx[i]);
   }
   free(dm->mx);
+  for (i = 0; i < dm->nmxp; i++) {
+    phost_free(&dm->mxp[i]);
+  }
+  free(dm->mxp);
+  if (dm->hostp != NULL) {
+    phost_free(dm->hostp);
+    free(dm->hostp);
+  }
   mts_rpt_txt_destroy(dm->rpt);
   mts_sts_discovery_destroy(dm->d);
+}
+
+/* Take `--smtp-port N` / `--smtp-port=N` out of argv (before "--"):
+ * the common parser does not know it. \return false on a bad value. */
+static bool take_smtp_port(int *argc, char **argv, uint16_t *port) {
+  int i, o = 0;
+  bool done = false;
+
+  for (i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    char *end = NULL;
+    unsigned long v;
+
+    if (!done && strcmp(a, "--") == 0) {
+      done = true;
+    } else if (!done && strcmp(a, "--smtp-port") == 0) {
+      if (i + 1 >= *argc) {
+        cli_err("check: option --smtp-port needs a value");
+        return false;
+      }
+      val = argv[++i];
+    } else if (!done && strncmp(a, "--smtp-port=", 12) == 0) {
+      val = a + 12;
+    }
+    if (val == NULL) {
+      argv[o++] = argv[i];
+      continue;
+    }
+    errno = 0;
+    v = val[0] >= '0' && val[0] <= '9' ? strtoul(val, &end, 10) : 0;
+    if (errno != 0 || end == NULL || *end != '\0' || v < 1 || v > 65535) {
+      cli_err("check: --smtp-port wants a port from 1 to 65535, not '%s'", val);
+      return false;
+    }
+    *port = (uint16_t)v;
+  }
+  *argc = o;
+  return true;
 }
 
 int cmd_check(int argc, char **argv) {
   const char **pos = calloc((size_t)argc + 1, sizeof(*pos));
   struct dom *doms = NULL;
   struct mts_net_options no;
-  struct ctl ctl = {NULL, NULL};
+  struct ctl ctl = {NULL, NULL, 25, 0, 0};
   struct cli_args a;
   uv_loop_t loop;
   bool loop_ok = false;
@@ -766,13 +1447,14 @@ int cmd_check(int argc, char **argv) {
     cli_err("out of memory");
     return CHECK_EX_FAILED;
   }
-  if (!cli_parse_args("check", argc, argv, CLI_OPT_JSON | CLI_OPT_NET, &a,
+  if (!take_smtp_port(&argc, argv, &ctl.smtp_port) ||
+      !cli_parse_args("check", argc, argv, CLI_OPT_JSON | CLI_OPT_NET, &a,
                       pos)) {
     goto done;
   }
   if (a.npos < 1) {
     cli_err("usage: mtasts check DOMAIN... [--json] [--resolver IP[:PORT]] "
-            "[--ca-file FILE] [--timeout SECONDS]");
+            "[--ca-file FILE] [--timeout SECONDS] [--smtp-port PORT]");
     goto done;
   }
   doms = calloc((size_t)a.npos, sizeof(*doms));
@@ -814,6 +1496,16 @@ int cmd_check(int argc, char **argv) {
     }
   }
   (void)uv_run(&loop, UV_RUN_DEFAULT);
+  /* Second phase, once the MX hosts and the policy host are known: the
+   * TLS probes (each address under its own deadline). */
+  ctl.probe_timeout_ms = a.opts.timeout_s * 1000u;
+  for (i = 0; i < a.npos; i++) {
+    if (!dom_probe_start(&doms[i])) {
+      goto done;
+    }
+  }
+  (void)uv_run(&loop, UV_RUN_DEFAULT);
+  ctl.now = mts_ctx_now(ctl.ctx);
 
   rc = 0;
   for (i = 0; i < a.npos; i++) {

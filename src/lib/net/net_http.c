@@ -20,6 +20,7 @@
  *    is the wire size.
  */
 #include "net/net_int.h"
+#include "net/net_tls_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -135,9 +136,7 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *parm) {
   if (vp == NULL) {
     return CURLE_SSL_CERTPROBLEM;
   }
-  X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-                                          X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  if (X509_VERIFY_PARAM_set1_host(vp, op->host, 0) != 1) {
+  if (mts_net_tls_dnsid(vp, op->host) != 1) {
     return CURLE_OUT_OF_MEMORY;
   }
   if (SSL_CTX_set_min_proto_version(sslctx, TLS1_2_VERSION) != 1) {
