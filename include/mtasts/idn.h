@@ -12,7 +12,7 @@
  * contain '_'; the function serves both typed domains and MX host
  * names), and "xn--" labels are passed through without decoding. The
  * libidn2 output for non-ASCII names is checked by the same rules.
- * Decisions: docs/decisions/sts_match.md. No allocation through the
+ * Decisions: docs/decisions.md. No allocation through the
  * context (libidn2 mallocs internally and is freed at once); thread-safe.
  */
 #ifndef MTASTS_IDN_H

@@ -26,7 +26,7 @@
  *  - usable: no error finding; the datagram may be counted. Warnings
  *            mark deviations libtlsrpt passes through (t != number of
  *            details, success with details, unknown code, bad IP).
- * Findings: codes `dgram-*` (docs/findings/tlsrpt_input.md); `line`
+ * Findings: codes `dgram-*` (docs/findings.md); `line`
  * and `col` are jansson's (1-based) for JSON syntax errors, else 0.
  *
  * Normalisation: `d` and `policy-domain` must be LDH host names (A-labels;

@@ -14,7 +14,7 @@
  * `https:` a host (else INVALID). Another scheme is syntactically fine:
  * the URI is kept with MTS_RPT_URI_OTHER and a warning; a record whose
  * URIs are all OTHER is still VALID, with the warning
- * `rpt-no-supported-rua` (docs/decisions/txt.md RPT-SCHEME-1).
+ * `rpt-no-supported-rua` (docs/decisions.md RPT-SCHEME-1).
  * Pure: no I/O.
  */
 #ifndef MTASTS_RPT_TXT_H

@@ -30,7 +30,7 @@
  * functions are pure and thread-safe (mts_idn_to_ascii() is).
  *
  * Design notes: docs/internals/socketmap.md. Decisions (which keys are
- * what, what a malformed request gets): docs/decisions/socketmap.md.
+ * what, what a malformed request gets): docs/decisions.md.
  */
 #ifndef MTASTS_SOCKETMAP_H
 #define MTASTS_SOCKETMAP_H
@@ -227,7 +227,7 @@ struct mts_socketmap_request {
  * Split a request payload at its first space into name and key.
  * \return MTS_OK; MTS_EPARSE when there is no space, the name is empty or
  * holds a byte outside 0x21-0x7e (Postfix names come from main.cf and
- * cannot: docs/decisions/socketmap.md SM-2); MTS_ETOOBIG when the name
+ * cannot: docs/decisions.md SM-2); MTS_ETOOBIG when the name
  * exceeds MTS_SOCKETMAP_NAME_MAX or the key MTS_SOCKETMAP_KEY_MAX;
  * MTS_EINVAL for a NULL \p out, or NULL \p in with \p len > 0. On failure
  * \p out is zeroed.

@@ -60,7 +60,7 @@ typedef void (*mts_sts_discover_cb)(void *arg, struct mts_sts_discovery *d);
  * MTS_ECANCELED when \p net is being destroyed, MTS_EINVAL for NULL
  * arguments, MTS_ENOMEM.
  *
- * Verdicts (docs/decisions/net.md):
+ * Verdicts (docs/decisions.md):
  *  - TXT NXDOMAIN / NODATA, or no STS record in the RRset: no-policy;
  *  - several STS records, or one invalid record: txt-invalid;
  *  - any other TXT lookup failure (SERVFAIL, timeout, no resolver):

@@ -9,7 +9,7 @@
  * requires A-labels there, and a U-label pattern is invalid.
  *
  * The host is the exchange name of the MX RR as written, not the target
- * of a CNAME (MX-1, M25). Decisions: docs/decisions/sts_match.md.
+ * of a CNAME (MX-1, M25). Decisions: docs/decisions.md.
  * No allocation, no context: the functions are pure and thread-safe.
  * `mtasts match PATTERN HOST` is mts_sts_match() (exit 0 on a match).
  */

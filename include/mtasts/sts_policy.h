@@ -21,7 +21,7 @@
  * Two verdicts:
  *  - valid:  the body matches the grammar and has every required field.
  *  - usable: valid, or invalid only through the harmless deviations
- *            listed in docs/decisions/sts_policy.md (empty lines
+ *            listed in docs/decisions.md (empty lines
  *            anywhere, extra trailing line terminators, one leading
  *            UTF-8 BOM). A sender applies a usable policy and records
  *            the deviation as a finding.
@@ -29,7 +29,7 @@
  * report what the well-formed lines said (a line with a grammar error
  * is not interpreted at all).
  *
- * Findings (codes in docs/findings/sts_policy.md, all "policy-*"):
+ * Findings (codes in docs/findings.md, all "policy-*"):
  * severity error for every grammar break and missing field (so "usable"
  * is exactly "no error finding"), warning for the harmless deviations
  * and for a duplicate field whose value differs from the first, info

@@ -12,7 +12,7 @@
  * The id (RFC 8461 3.1: "a short string used to track policy updates",
  * 1*32 ALPHA/DIGIT) is the first MTS_STS_POLICY_WRITE_ID_LEN lower-case
  * hex digits of SHA-256 over the exact policy bytes, so the id changes
- * exactly when the served bytes change (docs/decisions/sts_policy_write.md
+ * exactly when the served bytes change (docs/decisions.md
  * INIT-ID-1). `mtasts policy id FILE` prints it.
  *
  * Pure and thread-safe: no context, no allocation of ours (OpenSSL's

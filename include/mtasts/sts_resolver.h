@@ -50,7 +50,7 @@
  * The context must outlive all of them.
  *
  * Thread safety: loop thread only (the net's loop). The design is in
- * docs/internals/resolver.md, the choices in docs/decisions/resolver.md.
+ * docs/internals/resolver.md, the choices in docs/decisions.md.
  */
 #ifndef MTASTS_STS_RESOLVER_H
 #define MTASTS_STS_RESOLVER_H

@@ -4,7 +4,7 @@
  * mts_sts_txt_parse() takes the whole TXT RRset of `_mta-sts.<domain>`,
  * applies the discard rule (RRs that do not begin with "v=STSv1;" are
  * dropped when there are several), the exactly-one rule, and the ABNF.
- * See docs/decisions.md (docs/decisions/txt.md) for AMBIG-TXT-1 (a
+ * See docs/decisions.md (docs/decisions.md) for AMBIG-TXT-1 (a
  * single RR beginning "v=STSv1 ;" is parsed by the ABNF; with several RRs
  * the literal "v=STSv1;" filter applies), AMBIG-TXT-2 (first `id` wins, a
  * later one is a warning) and TXT-CLASS-1 (a lone RR is INVALID when it

@@ -53,7 +53,7 @@ mts_txt_rrset_add_string(struct mts_txt_rrset *set, const uint8_t *data,
  * `\DDD`, a backslash at the end, a quote not followed by a blank or the
  * end (`"a"x`, `"a""b"`), a `"` inside a bare word. A string of more than
  * 255 octets, or exceeding the set limits, is MTS_ETOOBIG.
- * See docs/decisions/txt.md PRES-1..6.
+ * See docs/decisions.md PRES-1..6.
  * \return MTS_OK, MTS_EPARSE or MTS_ETOOBIG (with \p err set to a static
  * message, when not NULL; NULL on success), MTS_EINVAL, or MTS_ENOMEM.
  * On error the set is unchanged.

@@ -1,6 +1,6 @@
 /*
  * answer.c - socketmap reply payloads for resolver answers. See answer.h
- * and docs/decisions/answers.md (AN-n).
+ * and docs/decisions.md (AN-n).
  */
 #include "answer.h"
 

@@ -3,7 +3,7 @@
  * answer (struct mts_sts_answer) and the zone's settings to the reply
  * payload Postfix reads from smtp_tls_policy_maps.
  *
- * Replies (POSTFIX-NOTES 2.2-2.4; decisions in docs/decisions/answers.md):
+ * Replies (POSTFIX-NOTES 2.2-2.4; decisions in docs/decisions.md):
  *  - policy, mode enforce (or testing in a strict_testing zone):
  *      "OK secure match=P1:P2 [servername=hostname]"
  *    plus, in a tlsrpt zone, " policy_type=sts policy_domain=D
@@ -57,7 +57,7 @@ struct mtastsd_answer_opts {
   /* Send policy_failure=<type> when the latest discovery failed while a
    * cached policy still applies. Off: Postfix fails verification when it
    * gets the attribute, which would defer mail the cached policy allows
-   * (RFC 8461 5.1). docs/decisions/answers.md AN-4 (open). */
+   * (RFC 8461 5.1). docs/decisions.md AN-4 (open). */
   bool policy_failure;
   /* Config `wildcard_match`: expand (default) or postfix (AN-2). */
   bool expand_wildcards;

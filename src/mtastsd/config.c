@@ -15,7 +15,7 @@
  * booleans, `1e3` is a string. Every problem is reported as
  * "file:line: message" and parsing goes on, so the user sees all of
  * them at once (OpenSMTPD yyerror); then NULL is returned.
- * Decisions: docs/decisions/config.md. Tests: test_mtastsd_config.c.
+ * Decisions: docs/decisions.md. Tests: test_mtastsd_config.c.
  */
 #include "config.h"
 
@@ -928,7 +928,7 @@ static bool node_value(struct st *st, const yaml_node_t *n, const char *path,
   }
   if (tag == NULL || strcmp(tag, YTAG_PREFIX "str") == 0) {
     /* libyaml gives untagged scalars the str tag: an explicit !!str on
-     * a plain scalar cannot be told apart (docs/decisions/config.md) */
+     * a plain scalar cannot be told apart (docs/decisions.md) */
     if (plain) {
       resolve_plain(s, len, v);
     } else {

@@ -14,7 +14,7 @@
  * be shared; loading has no global state (libyaml has none either).
  * Limits: MTASTSD_CONFIG_MAX_BYTES per file. Semantics, the YAML 1.1
  * scalar rules and every decision: mtastsd.yml(5) and
- * docs/decisions/config.md. Tests: tests/unit/test_mtastsd_config.c.
+ * docs/decisions.md. Tests: tests/unit/test_mtastsd_config.c.
  */
 #ifndef MTASTSD_CONFIG_H
 #define MTASTSD_CONFIG_H
@@ -53,7 +53,7 @@ enum mtastsd_tempfail {
 };
 
 /* How a policy's `*.` patterns reach Postfix's match= (mtastsd key
- * `wildcard_match`; docs/decisions/answers.md AN-2). */
+ * `wildcard_match`; docs/decisions.md AN-2). */
 enum mtastsd_wildcard {
   /* Each `*.suffix` becomes the domain's MX host names it matches (RFC
    * 8461 4.1: one label), resolved by the daemon (default). */

@@ -166,7 +166,7 @@ static void dreq_cancel(void *arg) {
 }
 
 /* RFC 8461 2: MTA-STS must not override DANE. The reply when every MX
- * host has DNSSEC-validated TLSA records (dane.h, docs/decisions/dane.md
+ * host has DNSSEC-validated TLSA records (dane.h, docs/decisions.md
  * DN-5: plain, no TLSRPT attributes, which Postfix refuses for a policy
  * other than secure). */
 static const char dane_only[] = "dane-only";

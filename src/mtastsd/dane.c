@@ -1,6 +1,6 @@
 /*
  * dane.c - DANE detection for mtastsd (RFC 8461 2, RFC 7672 2.2). See
- * dane.h; the choices are in docs/decisions/dane.md.
+ * dane.h; the choices are in docs/decisions.md.
  */
 #include "dane.h"
 

@@ -7,7 +7,7 @@
  * daemon asks this module; when every MX host of the domain has TLSA
  * records in DNSSEC-validated answers, it answers "dane-only" instead,
  * so Postfix applies DANE (its own TLSA lookup and verification) and the
- * MTA-STS policy cannot override it. The rules (docs/decisions/dane.md):
+ * MTA-STS policy cannot override it. The rules (docs/decisions.md):
  *
  *  - MX RRset (mts_net_dns_mx): must carry the AD bit (RFC 7672 2.2.1:
  *    TLSA records of MX hosts found through an insecure MX RRset are not

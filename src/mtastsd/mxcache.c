@@ -1,6 +1,6 @@
 /*
  * mxcache.c - per-domain MX host sets for wildcard expansion. See
- * mxcache.h and docs/decisions/answers.md AN-2.
+ * mxcache.h and docs/decisions.md AN-2.
  *
  * Entries live on one list, most recently used first; a lookup walks it
  * (linear: a domain with a wildcard policy is looked up once per answer,

@@ -1,6 +1,6 @@
 /*
  * mxcache.h - the MX host sets mtastsd expands policy wildcards into
- * (docs/decisions/answers.md AN-2): per policy domain, resolved through
+ * (docs/decisions.md AN-2): per policy domain, resolved through
  * the daemon's net (mts_net_dns_mx) and cached in memory.
  *
  * Freshness: a set is fresh for min(MTASTSD_MX_TTL_MAX, the policy's

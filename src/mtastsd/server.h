@@ -17,7 +17,7 @@
  *  - a cap on connections: beyond max_conns a new connection is accepted
  *    and closed at once.
  * A well-framed request that is not "<name> <key>" gets "PERM ..." and
- * the connection stays open (docs/decisions/answers.md AN-7).
+ * the connection stays open (docs/decisions.md AN-7).
  *
  * Ownership: the server owns its listeners and connections. A request
  * (struct mtastsd_req) is owned by the server; the handler answers it

@@ -39,7 +39,7 @@ printf 'compatibility_level = 3.6\n' >"$T/pf/main.cf"
 PORT=$((20000 + RANDOM % 20000))
 # The policies say "mx: mail.D" and "mx: *.mx.D"; D's only MX is mail.D,
 # so with wildcard_match: expand (default) the wildcard contributes no
-# name (docs/decisions/answers.md AN-2).
+# name (docs/decisions.md AN-2).
 GOOD='secure match=mail.good.test servername=hostname'
 
 # config FILE [EXTRA-YAML]: a config for the world (its resolver and CA).

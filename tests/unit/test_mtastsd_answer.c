@@ -1,7 +1,7 @@
 /*
  * test_mtastsd_answer.c - the socketmap reply payloads of mtastsd
  * (src/mtastsd/answer.c): resolver answer x zone settings -> reply.
- * Vector IDs AN-xx refer to docs/decisions/answers.md; the exact strings
+ * Vector IDs AN-xx refer to docs/decisions.md; the exact strings
  * are POSTFIX-NOTES 2.2-2.4 (the peer's replies) where the peer is right.
  */
 #include "testutil.h"

@@ -7,7 +7,7 @@
  * Vector IDs are ours (the RFC checklist has no configuration vectors):
  * CD defaults, CK keys set, CE errors, CM mode, CB booleans, CI integers,
  * CZ zones, CO overrides, CL load, CG generated man table.
- * Decisions: docs/decisions/config.md.
+ * Decisions: docs/decisions.md.
  *
  * The man page check: the block between the markers in
  * man/mtastsd.yml.5 must equal mtastsd_config_write_defaults_man().

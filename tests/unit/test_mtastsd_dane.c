@@ -2,7 +2,7 @@
  * test_mtastsd_dane.c - mtastsd's DANE detection (src/mtastsd/dane.c):
  * the pure rules, then whole checks against the loopback DNS fake of
  * fakenet.h (MX and TLSA answers with and without the AD bit). The
- * machine's resolver is never used. Decisions: docs/decisions/dane.md
+ * machine's resolver is never used. Decisions: docs/decisions.md
  * (DN-1 ... DN-7, cited per vector).
  */
 #include "testutil.h"

@@ -3,7 +3,7 @@
  * loopback DNS fake of fakenet.h (the TXT lookups are in test_net.c).
  * The machine's resolver is never used.
  *
- * MX answers feed mtastsd's wildcard expansion (docs/decisions/answers.md
+ * MX answers feed mtastsd's wildcard expansion (docs/decisions.md
  * AN-2): RFC 8461 4.1 patterns are matched against the MX host names,
  * and RFC 5321 5.1 (implicit MX) needs NXDOMAIN and NODATA told apart
  * from failures. TLSA answers are for DANE detection (RFC 7672 2.2).

@@ -1,7 +1,7 @@
 /*
  * test_rpt_txt.c - the `_smtp._tls` TLSRPT TXT record (RFC 8460 3):
  * every R vector of RFC-CHECKLIST.md 3.7, the shared grammar with the
- * `_mta-sts` record, and the rua URI checks (docs/decisions/txt.md
+ * `_mta-sts` record, and the rua URI checks (docs/decisions.md
  * RPT-SCHEME-1, RPT-URI-*).
  */
 #include "testutil.h"

@@ -5,7 +5,7 @@
  * Vector IDs: SR* requests, SK* keys, SP* replies. SK01..SK16 are the
  * key examples of POSTFIX-NOTES 2.1 (the peer's utils.filter_domain and
  * its [ran] observations) and the socketmap rows of tests/refdata.tsv;
- * the rest pin docs/decisions/socketmap.md. socketmap.c allocates
+ * the rest pin docs/decisions.md. socketmap.c allocates
  * nothing, so there is no allocation-failure sweep here (the reader's is
  * in test_netstring.c).
  */

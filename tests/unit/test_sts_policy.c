@@ -3,7 +3,7 @@
  *
  * The table covers every P vector of RFC-CHECKLIST.md 3.2 (IDs Pnn) plus
  * our own cases (IDs Xnn), including P72 (a bad mx next to a good one)
- * and the AMBIG-POL decisions of docs/decisions/sts_policy.md.
+ * and the AMBIG-POL decisions of docs/decisions.md.
  */
 #include "testutil.h"
 

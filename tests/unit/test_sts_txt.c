@@ -1,7 +1,7 @@
 /*
  * test_sts_txt.c - the `_mta-sts` TXT record (RFC 8461 3.1): every T
  * vector of RFC-CHECKLIST.md 3.1 that applies to the parser, plus the
- * decisions of docs/decisions/txt.md (AMBIG-TXT-1/2, TXT-CLASS-1).
+ * decisions of docs/decisions.md (AMBIG-TXT-1/2, TXT-CLASS-1).
  *
  * T40 (NXDOMAIN/NODATA) is the empty RRset here; T41 (CNAME) is the DNS
  * layer's job and has no parser input of its own.

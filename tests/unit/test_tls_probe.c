@@ -6,7 +6,7 @@
  * EHLO and STARTTLS and then hands the socket to OpenSSL with the fake's
  * site contexts.
  *
- * IDs: TP-n are this module's cases (docs/decisions/tls_probe.md).
+ * IDs: TP-n are this module's cases (docs/decisions.md).
  */
 #include "testutil.h"
 

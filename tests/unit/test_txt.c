@@ -1,7 +1,7 @@
 /*
  * test_txt.c - the TXT RRset container (mtasts/txt.h): strings with NUL,
  * limits, concatenation, the `dig +short` presentation reader and its
- * inverse writer (PRES-* in docs/decisions/txt.md).
+ * inverse writer (PRES-* in docs/decisions.md).
  */
 #include "testutil.h"
 

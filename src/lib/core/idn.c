@@ -7,7 +7,7 @@
  *    (DNS names such as "_mta-sts.example.com" contain '_', and the same
  *    function serves both user-typed domains and MX host names). A label
  *    that looks like an A-label ("xn--...") is passed through as it is:
- *    its Punycode is not decoded or checked (docs/decisions/sts_match.md).
+ *    its Punycode is not decoded or checked (docs/decisions.md).
  *  - Input with a byte >= 0x80 goes through idn2_to_ascii_8z() with
  *    UTS#46 non-transitional mapping and NFC (so "BÜCHER" and fullwidth
  *    letters map to "xn--bcher-kva" / ASCII), and its output is then

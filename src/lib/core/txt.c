@@ -8,7 +8,7 @@
  * strings of one RR are contiguous in the string array.
  *
  * Presentation format (RFC 1035 5.1, as dig prints TXT RDATA): see
- * parse_presentation() and docs/decisions/txt.md (PRES-*).
+ * parse_presentation() and docs/decisions.md (PRES-*).
  */
 #include <mtasts/limits.h>
 #include <mtasts/txt.h>

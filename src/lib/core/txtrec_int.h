@@ -57,8 +57,8 @@ struct mts_txtrec_sel {
  * - no RR: NONE;
  * - one RR: ONE when it "looks like" a record of this type (begins with
  *   \p version after optional blanks, or has \p version as a field), so
- *   that the ABNF decides VALID/INVALID; otherwise NONE (docs/decisions/
- *   txt.md, TXT-CLASS-1);
+ *   that the ABNF decides VALID/INVALID; otherwise NONE
+ *   (docs/decisions.md, TXT-CLASS-1);
  * - several RRs: those not beginning with the octets "<version>;" are
  *   discarded (literally, AMBIG-TXT-1); 0 left: NONE, 1: ONE, more:
  *   MULTIPLE.

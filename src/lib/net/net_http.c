@@ -8,7 +8,7 @@
  * uv_poll_t, CURLMOPT_TIMERFUNCTION drives one uv_timer_t, and
  * curl_multi_socket_action() is called from both.
  *
- * RFC 8461 3.3 / 7.1 rules enforced here (docs/decisions/net.md):
+ * RFC 8461 3.3 / 7.1 rules enforced here (docs/decisions.md):
  *  - TLS 1.2 or newer, peer and host verified, SNI = host (FETCH-15);
  *  - DNS-ID only (FETCH-3): OpenSSL's own host check is turned on for the
  *    handshake with X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, so a certificate

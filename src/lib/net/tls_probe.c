@@ -1,7 +1,7 @@
 /*
  * tls_probe.c - SMTP STARTTLS / HTTPS TLS probe (mtasts/tls_probe.h).
  *
- * Design (docs/decisions/tls_probe.md): native non-blocking sockets on
+ * Design (docs/decisions.md): native non-blocking sockets on
  * the caller's loop, one uv_poll_t per address and one uv_timer_t per
  * probe, OpenSSL driven with SSL_do_handshake() on the socket itself.
  * No worker threads: the context allocator (and the tests' counting

@@ -8,7 +8,7 @@
  * at its last ':' into garbage, and keys that cannot be domains (empty,
  * '@', over-long labels, invalid IDN) are classified here instead of
  * being sent to DNS or killing the connection. Decisions:
- * docs/decisions/socketmap.md. Nothing here allocates.
+ * docs/decisions.md. Nothing here allocates.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

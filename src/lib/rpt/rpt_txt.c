@@ -402,7 +402,7 @@ static enum mts_status parse_record(struct mts_rpt_txt *t,
   ok = ok && t->nrua > 0;
   if (st == MTS_OK && ok && supported == 0) {
     /* Valid syntax, but nothing a reporter can deliver to
-     * (docs/decisions/txt.md, RPT-SCHEME-1). */
+     * (docs/decisions.md, RPT-SCHEME-1). */
     st = mts_findings_add(&t->findings, "rpt-no-supported-rua",
                           MTS_SEV_WARNING, sel->line, 0,
                           "no rua URI uses mailto: or https:; reports cannot "

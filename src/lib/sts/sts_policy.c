@@ -1,7 +1,7 @@
 /*
  * sts_policy.c - the MTA-STS policy file parser (RFC 8461 3.2); see
  * include/mtasts/sts_policy.h for the contract and
- * docs/decisions/sts_policy.md for every reading of the RFC made here.
+ * docs/decisions.md for every reading of the RFC made here.
  *
  * Shape: one pre-scan counts lines (and lines that start with "mx:") so
  * the result arrays are allocated once, then one pass over the lines.
@@ -33,7 +33,7 @@
 /* Bytes of untrusted text quoted in one finding message. */
 #define QUOTE_MAX 64
 
-/* Every finding code this module emits (docs/findings/sts_policy.md). */
+/* Every finding code this module emits (docs/findings.md). */
 #define POLICY_CODES(X)                                                       \
   X(TOO_LARGE, "policy-too-large")                                            \
   X(EMPTY, "policy-empty")                                                    \

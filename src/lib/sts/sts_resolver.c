@@ -6,7 +6,7 @@
  * Every cache decision is made by the pure state machine (sts_state.h);
  * this file only keeps the records, runs discoveries and applies what
  * the state machine says. docs/internals/resolver.md has the design,
- * docs/decisions/resolver.md the choices.
+ * docs/decisions.md the choices.
  *
  * Flights. Each record has at most one flight (single flight): a chain
  * of discoveries that always starts with a TXT_ONLY lookup, asks
@@ -45,7 +45,7 @@
 /* A DNS tempfail without a cached policy is remembered this long (at
  * most negative_ttl): long enough not to hammer a dead resolver with
  * every queued message, short enough to recover quickly
- * (docs/decisions/resolver.md). */
+ * (docs/decisions.md). */
 #define RS_TEMPFAIL_TTL 10
 /* Refresh scan period bounds, milliseconds. */
 #define RS_SCAN_MS_MIN 100
@@ -952,7 +952,7 @@ static void flight_txt(struct mts_sts_resolver *r, struct rs_flight *f,
   } else if (f->refresh) {
     /* RFC 8461 10.2: refresh regardless of the TXT record; the policy is
      * stored under the current id when the TXT lookup gave one, else
-     * under the cached id (docs/decisions/resolver.md). */
+     * under the cached id (docs/decisions.md). */
     fetch_id = out == MTS_STS_TXT_OUT_VALID ? txt_id
                : rec->entry.has_policy      ? rec->entry.id
                                             : NULL;
@@ -1360,7 +1360,7 @@ mts_sts_resolver_create(struct mts_ctx *ctx, struct mts_net *net,
     r->link->r = r;
     r->link->ctx = ctx;
     /* Load every stored record. Lookups do not wait for the load: a
-     * memory miss asks the store itself (docs/decisions/resolver.md). */
+     * memory miss asks the store itself (docs/decisions.md). */
     sst = mts_cache_scan(r->store, load_each, load_done, r->link);
     if (sst == MTS_OK) {
       r->link->pending++;

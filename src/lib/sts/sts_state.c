@@ -6,7 +6,7 @@
  * Redis, so nothing here trusts it: ids are read with a bound, and time
  * sums saturate instead of overflowing.
  *
- * Decisions pinned by tests (docs/decisions/sts_state.md):
+ * Decisions pinned by tests (docs/decisions.md):
  *  - AMBIG-CACHE-1: an unchanged TXT id never moves fetched_at.
  *  - AMBIG-POL-5:   max_age 0 is applied once and not cached.
  *  - AMBIG-TXT-3:   no cache + TXT tempfail -> no fetch, nothing applied.
