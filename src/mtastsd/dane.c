@@ -3,6 +3,7 @@
  * dane.h; the choices are in docs/decisions.md.
  */
 #include "dane.h"
+#include "dhash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,18 +135,8 @@ mtastsd_dane_combine(const enum mtastsd_dane_host *hosts, size_t n) {
 
 /* ---- the table ---- */
 
-static size_t hash_name(const char *s) {
-  uint32_t h = 2166136261u; /* FNV-1a */
-
-  for (; *s != '\0'; s++) {
-    h ^= (uint8_t)*s;
-    h *= 16777619u;
-  }
-  return (size_t)h;
-}
-
 static struct entry **bucket(struct mtastsd_dane *d, const char *domain) {
-  return &d->buckets[hash_name(domain) & (d->nbuckets - 1)];
+  return &d->buckets[mtastsd_dhash(domain) & (d->nbuckets - 1)];
 }
 
 static struct entry *find(struct mtastsd_dane *d, const char *domain) {
@@ -492,7 +483,7 @@ int mtastsd_dane_create(uv_loop_t *loop, struct mts_net *net, size_t cap,
                         uint32_t recheck_s, mtastsd_dane_notify_cb notify,
                         void *notify_arg, struct mtastsd_dane **out) {
   struct mtastsd_dane *d;
-  size_t nb = 64;
+  size_t nb;
 
   *out = NULL;
   d = calloc(1, sizeof(*d));
@@ -506,9 +497,7 @@ int mtastsd_dane_create(uv_loop_t *loop, struct mts_net *net, size_t cap,
                   1000u;
   d->notify = notify;
   d->notify_arg = notify_arg;
-  while (nb < d->cap / 2 && nb < ((size_t)1 << 24)) {
-    nb *= 2;
-  }
+  nb = mtastsd_dhash_buckets(d->cap);
   d->nbuckets = nb;
   d->buckets = calloc(nb, sizeof(*d->buckets));
   if (d->buckets == NULL) {
