@@ -34,7 +34,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const char *buf = (const char *)data;
+  static const char empty[1] = {0};
+  /* The replay driver hands an empty input over as NULL; "buf + off" on
+   * NULL is undefined even for off 0. */
+  const char *buf = size > 0 ? (const char *)data : empty;
   size_t off = 0;
   int rounds = 0;
 
