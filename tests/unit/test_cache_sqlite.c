@@ -574,6 +574,20 @@ static void test_sqlite_foreign_db(void **state) {
   fx_free(f);
 }
 
+static void test_sqlite_world_writable(void **state) {
+  struct fx *f = fx_new();
+  struct mts_cache *c = fx_open(f);
+
+  (void)state;
+  fx_close(f, c);
+  assert_int_equal(chmod(f->path, 0666), 0);
+  expect_open_fails(f, f->path, "world-writable");
+  assert_int_equal(chmod(f->path, 0600), 0);
+  c = fx_open(f); /* fine again once fixed */
+  fx_close(f, c);
+  fx_free(f);
+}
+
 static void test_sqlite_unwritable(void **state) {
   struct fx *f = fx_new();
   char path[256];
@@ -1051,6 +1065,7 @@ int main(void) {
       cmocka_unit_test(test_sqlite_garbage_file),
       cmocka_unit_test(test_sqlite_newer_schema),
       cmocka_unit_test(test_sqlite_foreign_db),
+      cmocka_unit_test(test_sqlite_world_writable),
       cmocka_unit_test(test_sqlite_unwritable),
       cmocka_unit_test(test_sqlite_concurrent_puts),
       cmocka_unit_test(test_sqlite_scan_pages),

@@ -29,6 +29,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -184,7 +185,18 @@ static enum mts_status sq_open(struct cache_sqlite *s) {
   sqlite3_stmt *q = NULL;
   enum mts_status st = MTS_EIO;
   const unsigned char *mode;
+  struct stat sb;
 
+  /* A cache file anyone may write is not to be trusted: a local user
+   * could plant a policy that sends mail to their MX, or drop one. Refuse
+   * it, as OpenSMTPD refuses loose key files (docs/security.md). */
+  if (stat(s->path, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0) {
+    mts_log(s->base.ctx, MTS_LOG_ERR,
+            "cache sqlite: %.200s: refused: the file is world-writable "
+            "(chmod o-w it)",
+            s->path);
+    goto done;
+  }
   if (sqlite3_open_v2(s->path, &s->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
       SQLITE_OK) {
