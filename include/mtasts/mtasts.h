@@ -25,6 +25,7 @@
 #include <mtasts/rpt_datagram.h>
 #include <mtasts/rpt_logline.h>
 #include <mtasts/net.h>
+#include <mtasts/net_cname.h>
 #include <mtasts/sts_discover.h>
 #include <mtasts/cache.h>
 #include <mtasts/sts_resolver.h>

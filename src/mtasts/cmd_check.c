@@ -27,8 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <mtasts/net_cname.h>
 #include <mtasts/tls_probe.h>
+#include <openssl/evp.h>
 
 #include "cli.h"
 
@@ -44,6 +47,10 @@
 #define CHECK_CERT_SOON (14 * 86400)
 /* MX hosts probed per domain (in MX record order). */
 #define CHECK_MX_PROBE_MAX 10
+/* Domains checked at once (a batch runs both phases to the end). */
+#define CHECK_BATCH 32
+/* Largest -f FILE and --state FILE read. */
+#define CHECK_FILE_MAX (16u * 1024 * 1024)
 
 enum area { A_STS, A_HOST, A_POLICY, A_MX, A_TLSRPT, A_COUNT };
 
@@ -116,6 +123,8 @@ struct dom {
   size_t nmx;
   bool mx_null;
   bool mx_ad;
+  /* _mta-sts CNAME (the first hop of a delegation; NULL: none) */
+  char *sts_cname;
   /* _smtp._tls */
   bool rpt_done;
   enum mts_status rpt_st;
@@ -139,10 +148,13 @@ struct ctl {
   uint16_t smtp_port;
   uint32_t probe_timeout_ms;
   int64_t now;
+  json_t *state; /* --state: the "domains" object; NULL without */
+  bool color;
 };
 
 /* ---------------------------------------------------------------- findings */
 
+static char *vfmt(const char *fmt, va_list ap) MTS_PRINTF(1, 0);
 static char *vfmt(const char *fmt, va_list ap) {
   va_list ap2;
   int n;
@@ -315,7 +327,21 @@ static void on_rpt(void *arg, enum mts_status st,
   }
 }
 
-/* Start the three operations of one domain. \return false on failure. */
+static void on_cname(void *arg, enum mts_status st, const char *target,
+                     bool authenticated, const char *errmsg) {
+  struct dom *dm = arg;
+
+  (void)authenticated;
+  (void)errmsg;
+  if (st == MTS_OK) {
+    dm->sts_cname = strdup(target);
+    dm->failed = dm->failed || dm->sts_cname == NULL;
+  }
+}
+
+/* Start the three operations of one domain, and the CNAME lookup of
+ * _mta-sts (discovery follows a CNAME without saying so). \return false on
+ * failure. */
 static bool dom_start(struct dom *dm) {
   char name[MTS_DOMAIN_MAX + 16];
   enum mts_status st;
@@ -334,6 +360,12 @@ static bool dom_start(struct dom *dm) {
   st = mts_net_dns_txt(dm->ctl->net, name, on_rpt, dm);
   if (st != MTS_OK) {
     cli_err("check: %s: TXT lookup: %s", dm->arg, mts_status_str(st));
+    return false;
+  }
+  (void)snprintf(name, sizeof(name), "_mta-sts.%s", dm->name);
+  st = mts_net_dns_cname(dm->ctl->net, name, on_cname, dm);
+  if (st != MTS_OK) {
+    cli_err("check: %s: CNAME lookup: %s", dm->arg, mts_status_str(st));
     return false;
   }
   return true;
@@ -598,6 +630,12 @@ static bool area_sts(struct dom *dm) {
       "publish exactly one record \"v=STSv1; id=<1-32 letters or digits>;\" "
       "(`mtasts init` prints one)";
 
+  if (dm->sts_cname != NULL) {
+    add(dm, A_STS, MTS_SEV_INFO, "check-txt-cname", NULL,
+        "_mta-sts.%s is delegated to %s (CNAME): the record is published "
+        "there, and changing the id needs whoever runs that zone",
+        dm->name, dm->sts_cname);
+  }
   if (is_temp(st)) {
     add(dm, A_STS, MTS_SEV_ERROR, "check-sts-txt-lookup-failed",
         "make the name servers of the domain answer for _mta-sts; senders "
@@ -1169,6 +1207,110 @@ static void area_tlsrpt(struct dom *dm) {
   }
 }
 
+/* --state: compare the policy body seen now with the one remembered for
+ * the same id, then remember this one. An entry is
+ * {"id", "sha256" (hex of the body), "first_seen", "last_seen"}; the
+ * times are RFC 3339 UTC; first_seen restarts when the id or the body
+ * changes. */
+static void area_state(struct dom *dm) {
+  json_t *st = dm->ctl->state, *old, *e;
+  const struct mts_sts_txt *txt = mts_sts_discovery_txt(dm->d);
+  const char *id = txt != NULL ? mts_sts_txt_id(txt) : NULL;
+  const uint8_t *body;
+  size_t len, i;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdlen = 0;
+  char hex[2 * EVP_MAX_MD_SIZE + 1], now[48];
+  const char *oid, *ohash, *ofirst;
+
+  body = mts_sts_discovery_body(dm->d, &len);
+  if (st == NULL || id == NULL || body == NULL ||
+      EVP_Digest(body, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+    return;
+  }
+  for (i = 0; i < mdlen; i++) {
+    (void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  }
+  hex[2 * mdlen] = '\0';
+  (void)fmt_time(dm->ctl->now, now, sizeof(now));
+  old = json_object_get(st, dm->name);
+  oid = json_string_value(json_object_get(old, "id"));
+  ohash = json_string_value(json_object_get(old, "sha256"));
+  ofirst = json_string_value(json_object_get(old, "first_seen"));
+  if (oid != NULL && ohash != NULL && strcmp(oid, id) == 0 &&
+      strcmp(ohash, hex) != 0) {
+    add(dm, A_POLICY, MTS_SEV_ERROR, "check-policy-changed-same-id",
+        "publish a new id in the _mta-sts TXT record (`mtasts init` prints "
+        "one) whenever the policy changes",
+        "the policy body changed (sha256 %s, was %s%s%s) but the id %s did "
+        "not: senders with a cached policy will not fetch the new one "
+        "(RFC 8461 3.1)",
+        hex, ohash, ofirst != NULL ? ", first seen " : "",
+        ofirst != NULL ? ofirst : "", id);
+  }
+  if (oid == NULL || ohash == NULL || ofirst == NULL || strcmp(oid, id) != 0 ||
+      strcmp(ohash, hex) != 0) {
+    ofirst = now;
+  }
+  e = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "sha256", hex, "first_seen",
+                ofirst, "last_seen", now);
+  if (e == NULL || json_object_set_new(st, dm->name, e) != 0) {
+    dm->failed = true;
+  }
+}
+
+/* Load --state FILE: a missing file is an empty state. \return the
+ * "domains" object (new reference) or NULL after a message. */
+static json_t *state_load(const char *path) {
+  json_error_t err;
+  json_t *root, *d;
+
+  root = json_load_file(path, 0, &err);
+  if (root == NULL) {
+    if (access(path, F_OK) != 0 && errno == ENOENT) {
+      return json_object();
+    }
+    cli_err("check: --state %s: %s (line %d)", path, err.text, err.line);
+    return NULL;
+  }
+  d = json_object_get(root, "domains");
+  if (!json_is_object(d)) {
+    cli_err("check: --state %s: not a state file (no \"domains\" object)",
+            path);
+    json_decref(root);
+    return NULL;
+  }
+  json_incref(d);
+  json_decref(root);
+  return d;
+}
+
+/* Write the state atomically: a temporary file next to it, renamed. */
+static bool state_save(const char *path, json_t *domains) {
+  json_t *root = json_pack("{s:s, s:O}", "schema", "mtasts-check-state/1",
+                           "domains", domains);
+  size_t n = strlen(path) + 16;
+  char *tmp = malloc(n);
+  bool ok = false;
+
+  if (root == NULL || tmp == NULL) {
+    cli_err("check: --state %s: out of memory", path);
+    goto done;
+  }
+  (void)snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+  if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+      rename(tmp, path) != 0) {
+    cli_err("check: --state %s: cannot write: %s", path, strerror(errno));
+    (void)unlink(tmp);
+    goto done;
+  }
+  ok = true;
+done:
+  json_decref(root);
+  free(tmp);
+  return ok;
+}
+
 static void dom_evaluate(struct dom *dm) {
   const struct mts_sts_policy *p;
   bool published, have_body = false;
@@ -1185,6 +1327,7 @@ static void dom_evaluate(struct dom *dm) {
   }
   if (have_body) {
     area_policy(dm);
+    area_state(dm);
   }
   area_mx(dm, have_body);
   area_tlsrpt(dm);
@@ -1208,12 +1351,41 @@ static void dom_evaluate(struct dom *dm) {
 
 /* ---------------------------------------------------------------- output */
 
+/* ANSI SGR colours of the text output (--color). */
+static const char *sev_color(enum mts_severity sev) {
+  switch (sev) {
+  case MTS_SEV_ERROR:
+    return "\033[1;31m";
+  case MTS_SEV_WARNING:
+    return "\033[33m";
+  case MTS_SEV_INFO:
+    break;
+  }
+  return "\033[36m";
+}
+
+static const char *verdict_color(const char *v) {
+  if (strcmp(v, "enforcing") == 0 || strcmp(v, "ready-for-enforce") == 0) {
+    return "\033[1;32m";
+  }
+  if (strcmp(v, "testing") == 0) {
+    return "\033[1;33m";
+  }
+  if (strcmp(v, "not-deployed") == 0) {
+    return "\033[1m";
+  }
+  return "\033[1;31m";
+}
+
 static void print_text(const struct dom *dm) {
+  bool c = dm->ctl->color;
+  const char *v = dm->failed ? "check failed" : dm->verdict;
+  const char *off = c ? "\033[0m" : "";
   int a;
   size_t i;
 
-  printf("%s: %s (%zu error(s), %zu warning(s))\n", dm->name,
-         dm->failed ? "check failed" : dm->verdict,
+  printf("%s%s%s: %s%s%s (%zu error(s), %zu warning(s))\n", c ? "\033[1m" : "",
+         dm->name, off, c ? verdict_color(v) : "", v, off,
          count_sev(dm, MTS_SEV_ERROR), count_sev(dm, MTS_SEV_WARNING));
   for (a = 0; a < A_COUNT; a++) {
     bool title = false;
@@ -1228,8 +1400,8 @@ static void print_text(const struct dom *dm) {
         printf("  %s\n", area_titles[a]);
         title = true;
       }
-      printf("    %-7s %s: %s\n", mts_severity_str(f->sev), f->code,
-             f->message);
+      printf("    %s%-7s%s %s: %s\n", c ? sev_color(f->sev) : "",
+             mts_severity_str(f->sev), off, f->code, f->message);
       if (f->fix != NULL && f->sev != MTS_SEV_INFO) {
         printf("            fix: %s\n", f->fix);
       }
@@ -1377,6 +1549,7 @@ static void dom_free(struct dom *dm) {
     free(dm->f[i].fix);
   }
   free(dm->f);
+  free(dm->sts_cname);
   for (i = 0; i < dm->nmx; i++) {
     free(dm->mx[i]);
   }
@@ -1393,86 +1566,272 @@ static void dom_free(struct dom *dm) {
   mts_sts_discovery_destroy(dm->d);
 }
 
-/* Take `--smtp-port N` / `--smtp-port=N` out of argv (before "--"):
- * the common parser does not know it. \return false on a bad value. */
-static bool take_smtp_port(int *argc, char **argv, uint16_t *port) {
+/* The options of check the common parser does not know. */
+struct xopts {
+  uint16_t smtp_port;
+  const char *state; /* --state FILE */
+  const char *file;  /* -f FILE */
+  int color;         /* 0 auto, 1 always, 2 never */
+};
+
+/* Match "NAME VALUE" or "NAME=VALUE" at argv[*i]; advances *i over a
+ * separate value. \return 1 matched (*val set), 0 not this option, -1
+ * missing value (message printed). */
+static int take_val(int argc, char **argv, int *i, const char *name,
+                    const char **val) {
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+
+  if (strcmp(a, name) == 0) {
+    if (*i + 1 >= argc) {
+      cli_err("check: option %s needs a value", name);
+      return -1;
+    }
+    *val = argv[++*i];
+    return 1;
+  }
+  if (strncmp(a, name, n) == 0 && a[n] == '=' && name[1] == '-') {
+    *val = a + n + 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* Take --smtp-port, --state, -f/--file and --color out of argv (before
+ * "--"). \return false on a bad value (message printed). */
+static bool take_opts(int *argc, char **argv, struct xopts *x) {
+  static const char *const names[] = {"--smtp-port", "--state", "-f", "--file",
+                                      "--color"};
   int i, o = 0;
   bool done = false;
 
   for (i = 0; i < *argc; i++) {
-    const char *a = argv[i];
     const char *val = NULL;
+    size_t k;
+    int r = 0;
     char *end = NULL;
     unsigned long v;
 
-    if (!done && strcmp(a, "--") == 0) {
+    if (!done && strcmp(argv[i], "--") == 0) {
       done = true;
-    } else if (!done && strcmp(a, "--smtp-port") == 0) {
-      if (i + 1 >= *argc) {
-        cli_err("check: option --smtp-port needs a value");
-        return false;
-      }
-      val = argv[++i];
-    } else if (!done && strncmp(a, "--smtp-port=", 12) == 0) {
-      val = a + 12;
     }
-    if (val == NULL) {
+    for (k = 0; !done && r == 0 && k < sizeof(names) / sizeof(names[0]); k++) {
+      r = take_val(*argc, argv, &i, names[k], &val);
+    }
+    if (r < 0) {
+      return false;
+    }
+    if (r == 0) {
       argv[o++] = argv[i];
       continue;
     }
-    errno = 0;
-    v = val[0] >= '0' && val[0] <= '9' ? strtoul(val, &end, 10) : 0;
-    if (errno != 0 || end == NULL || *end != '\0' || v < 1 || v > 65535) {
-      cli_err("check: --smtp-port wants a port from 1 to 65535, not '%s'", val);
-      return false;
+    k--;
+    if (k == 1) {
+      x->state = val;
+    } else if (k == 2 || k == 3) {
+      x->file = val;
+    } else if (k == 4) {
+      if (strcmp(val, "auto") == 0) {
+        x->color = 0;
+      } else if (strcmp(val, "always") == 0) {
+        x->color = 1;
+      } else if (strcmp(val, "never") == 0) {
+        x->color = 2;
+      } else {
+        cli_err("check: --color wants always, never or auto, not '%s'", val);
+        return false;
+      }
+    } else {
+      errno = 0;
+      v = val[0] >= '0' && val[0] <= '9' ? strtoul(val, &end, 10) : 0;
+      if (errno != 0 || end == NULL || *end != '\0' || v < 1 || v > 65535) {
+        cli_err("check: --smtp-port wants a port from 1 to 65535, not '%s'",
+                val);
+        return false;
+      }
+      x->smtp_port = (uint16_t)v;
     }
-    *port = (uint16_t)v;
   }
   *argc = o;
   return true;
 }
 
+/* The domains of -f FILE: one a line, '#' starts a comment, blanks
+ * ignored. Lines are cut in place in \p buf; pointers go to *out
+ * (malloc'd). \return false on OOM. */
+static bool file_domains(char *buf, size_t len, const char ***out, size_t *n) {
+  size_t i, cap = 0, start = 0;
+  const char **v = NULL;
+
+  *n = 0;
+  for (i = 0; i <= len; i++) {
+    char *line, *e;
+
+    if (i < len && buf[i] != '\n') {
+      continue;
+    }
+    buf[i] = '\0'; /* buf has len + 1 bytes */
+    line = buf + start;
+    start = i + 1;
+    e = strchr(line, '#');
+    if (e != NULL) {
+      *e = '\0';
+    }
+    while (*line == ' ' || *line == '\t' || *line == '\r') {
+      line++;
+    }
+    e = line + strlen(line);
+    while (e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) {
+      *--e = '\0';
+    }
+    if (*line == '\0') {
+      continue;
+    }
+    if (*n == cap) {
+      const char **nv;
+
+      cap = cap ? cap * 2 : 64;
+      nv = realloc(v, cap * sizeof(*v));
+      if (nv == NULL) {
+        free(v);
+        return false;
+      }
+      v = nv;
+    }
+    v[(*n)++] = line;
+  }
+  *out = v;
+  return true;
+}
+
+/* Exit status contribution of one evaluated domain. */
+static int dom_rc(const struct dom *dm) {
+  if (dm->failed) {
+    return CHECK_EX_FAILED;
+  }
+  if (count_sev(dm, MTS_SEV_ERROR) > 0) {
+    return 2;
+  }
+  return count_sev(dm, MTS_SEV_WARNING) > 0 ? 1 : 0;
+}
+
+static int worse(int rc, int r) {
+  return rc == CHECK_EX_FAILED || r == CHECK_EX_FAILED ? CHECK_EX_FAILED
+         : r > rc                                      ? r
+                                                       : rc;
+}
+
+static void progress(size_t done, size_t total) {
+  char bar[41];
+  size_t i, k = total ? done * 40 / total : 40;
+
+  for (i = 0; i < 40; i++) {
+    bar[i] = i < k ? '#' : '.';
+  }
+  bar[40] = '\0';
+  fprintf(stderr, "\r[%s] %zu/%zu%s", bar, done, total,
+          done == total ? "\n" : "");
+  fflush(stderr);
+}
+
+/* One JSON Lines record: the mtasts-check/1 document of one domain. */
+static void print_jsonl(const struct dom *dm) {
+  json_t *o = json_pack("{s:s, s:[o], s:i}", "schema", "mtasts-check/1",
+                        "domains", dom_json(dm), "exit", dom_rc(dm));
+
+  if (o != NULL) {
+    char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    if (t != NULL) {
+      printf("%s\n", t);
+      free(t);
+    }
+    json_decref(o);
+  }
+  fflush(stdout);
+}
+
 int cmd_check(int argc, char **argv) {
   const char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+  const char **names = NULL, **fnames = NULL;
+  uint8_t *fbuf = NULL;
+  size_t fnn = 0, nd = 0, i, b, e;
   struct dom *doms = NULL;
   struct mts_net_options no;
-  struct ctl ctl = {NULL, NULL, 25, 0, 0};
+  struct ctl ctl = {NULL, NULL, 25, 0, 0, NULL, false};
+  struct xopts x = {25, NULL, NULL, 0};
   struct cli_args a;
   uv_loop_t loop;
-  bool loop_ok = false;
+  bool loop_ok = false, bar;
   enum mts_status st;
-  int rc = CLI_EX_USAGE, i;
+  int rc = CLI_EX_USAGE;
+  const char *nc;
 
   if (pos == NULL) {
     cli_err("out of memory");
     return CHECK_EX_FAILED;
   }
-  if (!take_smtp_port(&argc, argv, &ctl.smtp_port) ||
+  if (!take_opts(&argc, argv, &x) ||
       !cli_parse_args("check", argc, argv, CLI_OPT_JSON | CLI_OPT_NET, &a,
                       pos)) {
     goto done;
   }
-  if (a.npos < 1) {
-    cli_err("usage: mtasts check DOMAIN... [--json] [--resolver IP[:PORT]] "
+  ctl.smtp_port = x.smtp_port;
+  nc = getenv("NO_COLOR");
+  ctl.color = x.color == 1 || (x.color == 0 && isatty(STDOUT_FILENO) &&
+                               (nc == NULL || nc[0] == '\0'));
+  if (x.file != NULL) {
+    size_t flen;
+
+    if (cli_read_file(x.file, CHECK_FILE_MAX, &fbuf, &flen) != 0) {
+      rc = CLI_EX_NOINPUT;
+      goto done;
+    }
+    if (flen > CHECK_FILE_MAX) {
+      cli_err("check: %s: larger than %u bytes", x.file, CHECK_FILE_MAX);
+      rc = CLI_EX_NOINPUT;
+      goto done;
+    }
+    {
+      uint8_t *nb = realloc(fbuf, flen + 1);
+
+      if (nb == NULL || !file_domains((char *)nb, flen, &fnames, &fnn)) {
+        free(nb != NULL ? nb : fbuf);
+        fbuf = NULL;
+        rc = CHECK_EX_FAILED;
+        goto done;
+      }
+      fbuf = nb;
+    }
+  }
+  nd = (size_t)a.npos + fnn;
+  if (nd < 1) {
+    cli_err("usage: mtasts check DOMAIN... [-f FILE] [--json] [--state FILE] "
+            "[--color=auto|always|never] [--resolver IP[:PORT]] "
             "[--ca-file FILE] [--timeout SECONDS] [--smtp-port PORT]");
     goto done;
   }
-  doms = calloc((size_t)a.npos, sizeof(*doms));
-  if (doms == NULL) {
+  names = calloc(nd, sizeof(*names));
+  doms = calloc(nd, sizeof(*doms));
+  if (doms == NULL || names == NULL) {
     rc = CHECK_EX_FAILED;
     goto done;
   }
-  for (i = 0; i < a.npos; i++) {
-    doms[i].arg = a.pos[i];
+  for (i = 0; i < nd; i++) {
+    names[i] = i < (size_t)a.npos ? a.pos[i] : fnames[i - (size_t)a.npos];
+    doms[i].arg = names[i];
     doms[i].ctl = &ctl;
-    if (mts_idn_to_ascii(a.pos[i], strlen(a.pos[i]), doms[i].name,
+    if (mts_idn_to_ascii(names[i], strlen(names[i]), doms[i].name,
                          sizeof(doms[i].name)) != MTS_OK ||
         strlen(doms[i].name) + sizeof("_smtp._tls.") > MTS_DOMAIN_MAX) {
-      cli_err("check: '%s' is not a valid domain name", a.pos[i]);
+      cli_err("check: '%s' is not a valid domain name", names[i]);
       goto done;
     }
   }
   rc = CHECK_EX_FAILED;
+  if (x.state != NULL && (ctl.state = state_load(x.state)) == NULL) {
+    goto done;
+  }
   ctl.ctx = cli_ctx();
   if (ctl.ctx == NULL || uv_loop_init(&loop) != 0) {
     goto done;
@@ -1490,51 +1849,74 @@ int cmd_check(int argc, char **argv) {
     rc = st == MTS_EINVAL ? CLI_EX_USAGE : CHECK_EX_FAILED;
     goto done;
   }
-  for (i = 0; i < a.npos; i++) {
-    if (!dom_start(&doms[i])) {
-      goto done;
-    }
-  }
-  (void)uv_run(&loop, UV_RUN_DEFAULT);
-  /* Second phase, once the MX hosts and the policy host are known: the
-   * TLS probes (each address under its own deadline). */
   ctl.probe_timeout_ms = a.opts.timeout_s * 1000u;
-  for (i = 0; i < a.npos; i++) {
-    if (!dom_probe_start(&doms[i])) {
-      goto done;
-    }
-  }
-  (void)uv_run(&loop, UV_RUN_DEFAULT);
-  ctl.now = mts_ctx_now(ctl.ctx);
-
+  bar = x.file != NULL && isatty(STDERR_FILENO);
   rc = 0;
-  for (i = 0; i < a.npos; i++) {
-    dom_evaluate(&doms[i]);
-    if (doms[i].failed) {
-      rc = CHECK_EX_FAILED;
-    } else if (count_sev(&doms[i], MTS_SEV_ERROR) > 0) {
-      rc = rc == CHECK_EX_FAILED ? rc : 2;
-    } else if (count_sev(&doms[i], MTS_SEV_WARNING) > 0 && rc == 0) {
-      rc = 1;
+  /* At most CHECK_BATCH domains at once; each batch runs both phases. */
+  for (b = 0; b < nd; b = e) {
+    e = nd - b > CHECK_BATCH ? b + CHECK_BATCH : nd;
+    if (bar) {
+      progress(b, nd);
+    }
+    for (i = b; i < e; i++) {
+      if (!dom_start(&doms[i])) {
+        rc = CHECK_EX_FAILED;
+        goto done;
+      }
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    /* Second phase, once the MX hosts and the policy host are known: the
+     * TLS probes (each address under its own deadline). */
+    for (i = b; i < e; i++) {
+      if (!dom_probe_start(&doms[i])) {
+        rc = CHECK_EX_FAILED;
+        goto done;
+      }
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    ctl.now = mts_ctx_now(ctl.ctx);
+    for (i = b; i < e; i++) {
+      dom_evaluate(&doms[i]);
+      rc = worse(rc, dom_rc(&doms[i]));
+      if (x.file != NULL) {
+        /* JSON Lines, streamed: one document per domain. */
+        if (bar) {
+          fputs("\r\033[K", stderr); /* the bar is redrawn below */
+        }
+        print_jsonl(&doms[i]);
+        if (bar && i + 1 < nd) {
+          progress(i + 1, nd);
+        }
+        dom_free(&doms[i]);
+        memset(&doms[i], 0, sizeof(doms[i]));
+      }
     }
   }
-  if (a.opts.json) {
+  if (bar) {
+    progress(nd, nd);
+  }
+  if (x.file != NULL) {
+    /* printed above */
+  } else if (a.opts.json) {
     json_t *o = json_object(), *arr = json_array();
 
     json_object_set_new(o, "schema", json_string("mtasts-check/1"));
-    for (i = 0; i < a.npos; i++) {
+    for (i = 0; i < nd; i++) {
       json_array_append_new(arr, dom_json(&doms[i]));
     }
     json_object_set_new(o, "domains", arr);
     json_object_set_new(o, "exit", json_integer(rc));
     cli_json_print(o);
   } else {
-    for (i = 0; i < a.npos; i++) {
+    for (i = 0; i < nd; i++) {
       if (i > 0) {
         printf("\n");
       }
       print_text(&doms[i]);
     }
+  }
+  if (ctl.state != NULL && !state_save(x.state, ctl.state)) {
+    rc = CHECK_EX_FAILED;
   }
 done:
   /* Cancel what is pending first: the callbacks write into doms. */
@@ -1543,11 +1925,15 @@ done:
     (void)uv_run(&loop, UV_RUN_DEFAULT);
     (void)uv_loop_close(&loop);
   }
-  for (i = 0; doms != NULL && i < a.npos; i++) {
+  for (i = 0; doms != NULL && i < nd; i++) {
     dom_free(&doms[i]);
   }
+  json_decref(ctl.state);
   mts_ctx_destroy(ctl.ctx);
   free(doms);
+  free(names);
+  free(fnames);
+  free(fbuf);
   free(pos);
   return rc;
 }

@@ -121,6 +121,105 @@ if [ "$rc" -eq 1 ] && head -1 "$T/out" | grep -q '^good.test: enforcing' &&
 else
 	fail "text output" "exit $rc: $(head -c 300 "$T/out")"
 fi
+# --state: the first run records good.test's id and body hash; a state
+# with the same id and another hash is a policy changed under the same id.
+rc=0
+rm -f "$T/state.json"
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 1 ] && jq -e '.domains["good.test"] | (.id | length > 0)
+	and (.sha256 | test("^[0-9a-f]{64}$")) and (.first_seen | endswith("Z"))
+	and .last_seen == .first_seen' "$T/state.json" >/dev/null 2>&1 &&
+	! jq -e '.domains[0].findings[] | select(.code == "check-policy-changed-same-id")' "$T/out" >/dev/null; then
+	pass "--state records a domain"
+else
+	fail "--state records a domain" "exit $rc: $(head -c 300 "$T/state.json" 2>&1) $(head -c 200 "$T/err")"
+fi
+rc=0
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 1 ] && ! jq -e '.domains[0].findings[] | select(.code == "check-policy-changed-same-id")' "$T/out" >/dev/null; then
+	pass "--state: same id, same body"
+else
+	fail "--state: same id, same body" "exit $rc"
+fi
+jq '.domains["good.test"].sha256 = ("0" * 64) | .domains["good.test"].first_seen = "2020-01-01T00:00:00Z"' \
+	"$T/state.json" >"$T/state2.json"
+mv "$T/state2.json" "$T/state.json"
+rc=0
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 2 ] && jq -e '.domains[0].verdict == "broken" and ([.domains[0].findings[]
+	| select(.code == "check-policy-changed-same-id" and .severity == "error" and .area == "policy"
+	and (.fix | type == "string"))] | length == 1)' "$T/out" >/dev/null &&
+	jq -e '.domains["good.test"].sha256 != ("0" * 64) and .domains["good.test"].first_seen != "2020-01-01T00:00:00Z"' \
+		"$T/state.json" >/dev/null && [ -z "$(find "$T" -name 'state.json.tmp*')" ]; then
+	pass "--state: body changed under the same id"
+else
+	fail "--state: body changed under the same id" "exit $rc: $(jq -c '[.domains[0].findings[] | select(.severity != "info") | .code]' "$T/out" 2>&1 | head -c 300)"
+fi
+printf '{"schema": 1}' >"$T/bad-state.json"
+rc=0
+mt check good.test --state "$T/bad-state.json" --ca-file "$MTSW_CA" --timeout 3 >/dev/null 2>"$T/err" || rc=$?
+if [ "$rc" -eq 3 ] && grep -q 'not a state file' "$T/err"; then
+	pass "--state: not a state file"
+else
+	fail "--state: not a state file" "exit $rc: $(head -c 200 "$T/err")"
+fi
+
+# -f FILE: JSON Lines, one mtasts-check/1 document per domain, in file
+# order; no progress bar when stderr is not a terminal; the worst exit.
+printf '# a comment\ngood.test\n\n  badpolicy.test  # trailing comment\nnxdomain.test\n' >"$T/list"
+rc=0
+mt check -f "$T/list" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/out")" -eq 3 ] && [ ! -s "$T/err" ] &&
+	jq -s -e '[.[] | .schema == "mtasts-check/1" and (.domains | length == 1)] == [true, true, true]
+	and [.[].domains[0].domain] == ["good.test", "badpolicy.test", "nxdomain.test"]
+	and [.[].domains[0].verdict] == ["enforcing", "broken", "not-deployed"]
+	and [.[].exit] == [1, 2, 1]' "$T/out" >/dev/null; then
+	pass "-f FILE: JSON Lines"
+else
+	fail "-f FILE: JSON Lines" "exit $rc: $(head -c 300 "$T/out") $(head -c 200 "$T/err")"
+fi
+rc=0
+mt check -f "$T/no-such-list" >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 66 ]; then pass "-f of a missing file"; else fail "-f of a missing file" "exit $rc"; fi
+
+# Colour: never on a pipe unless asked; NO_COLOR is for auto only.
+esc=$(printf '\033')
+rc=0
+mt check good.test --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>&1 || rc=$?
+rc=0
+mt check good.test --color=always --ca-file "$MTSW_CA" --timeout 3 >"$T/col" 2>&1 || rc=$?
+if ! grep -q "$esc" "$T/out" && grep -q "^${esc}\[1mgood.test${esc}\[0m: ${esc}\[1;32menforcing" "$T/col" &&
+	grep -q "${esc}\[33mwarning${esc}\[0m check-tlsrpt-missing" "$T/col" &&
+	[ "$(sed "s/${esc}\[[0-9;]*m//g" "$T/col")" = "$(cat "$T/out")" ]; then
+	pass "--color=always; none on a pipe"
+else
+	fail "--color=always; none on a pipe" "exit $rc: $(head -c 300 "$T/col" | od -c | head -5)"
+fi
+rc=0
+mt check good.test --color=sometimes >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 64 ]; then pass "--color: bad value"; else fail "--color: bad value" "exit $rc"; fi
+
+# CNAME delegation of _mta-sts (two hops, the last into another zone):
+# the first hop is reported; good.test has none.
+rc=0
+mt check cname.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if [ "$rc" -eq 1 ] && jq -e '.domains[0].verdict == "enforcing" and ([.domains[0].findings[]
+	| select(.code == "check-txt-cname" and .severity == "info" and .area == "sts-record"
+	and (.message | contains("delegated to _mta-sts.alias.cname.test")))] | length == 1)
+	and ([.domains[0].findings[] | select(.code == "check-sts-txt-ok" and (.message | endswith("id cname1")))] | length == 1)' \
+	"$T/out" >/dev/null; then
+	pass "CNAME delegation of _mta-sts"
+else
+	fail "CNAME delegation of _mta-sts" "exit $rc: $(jq -c '[.domains[0].findings[] | [.code, .message]]' "$T/out" 2>&1 | head -c 400)"
+fi
+rc=0
+mt check good.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+if ! jq -e '.domains[0].findings[] | select(.code == "check-txt-cname")' "$T/out" >/dev/null; then
+	pass "no CNAME, no check-txt-cname"
+else
+	fail "no CNAME, no check-txt-cname" "exit $rc"
+fi
+
 # Usage.
 rc=0
 mt check >/dev/null 2>&1 || rc=$?
