@@ -35,8 +35,12 @@ struct entry {
   struct mtastsd_dane_wait *waiters;   /* only while the first check runs */
   enum mtastsd_dane_result result;     /* UNKNOWN until a check finished */
   uint64_t checked_ms;                 /* loop time of the last check */
-  char reason[DANE_REASON_MAX];
-  char domain[MTS_DOMAIN_MAX + 1];
+  /* The latest reason: e->reason_buf (allocated to fit, owned) or, when
+   * that allocation failed, a constant. Exact-size allocations keep a
+   * cache of many domains small (was two fixed arrays, ~460 bytes). */
+  const char *reason;
+  char *reason_buf;
+  char domain[]; /* exactly strlen + 1 */
 };
 
 struct tlsa_arg {
@@ -187,7 +191,25 @@ static void entry_remove(struct mtastsd_dane *d, struct entry *e) {
   }
   lru_unlink(d, e);
   d->count--;
+  free(e->reason_buf);
   free(e);
+}
+
+/* Set \p e's reason to \p prefix \p reason, cut at DANE_REASON_MAX - 1
+ * bytes like the fixed buffer it replaces. Never fails: without memory
+ * the reason becomes a constant. */
+static void entry_set_reason(struct entry *e, const char *prefix,
+                             const char *reason) {
+  size_t pl = strlen(prefix), rl = strlen(reason);
+  size_t n = pl + rl < DANE_REASON_MAX ? pl + rl : DANE_REASON_MAX - 1;
+  char *buf = malloc(n + 1);
+
+  if (buf != NULL) {
+    (void)snprintf(buf, n + 1, "%s%s", prefix, reason);
+  }
+  free(e->reason_buf);
+  e->reason_buf = buf;
+  e->reason = buf != NULL ? buf : "reason not recorded (out of memory)";
 }
 
 /* Make room for one more entry: drop the least recently used idle one. */
@@ -275,10 +297,10 @@ static void check_finish(struct check *c, enum mtastsd_dane_result r,
   before = e->result;
   if (r != MTASTSD_DANE_INCONCLUSIVE) {
     e->result = r;
-    (void)snprintf(e->reason, sizeof(e->reason), "%s", reason);
+    entry_set_reason(e, "", reason);
   } else if (e->result == MTASTSD_DANE_UNKNOWN) {
     e->result = MTASTSD_DANE_NONE; /* fail toward the MTA-STS answer */
-    (void)snprintf(e->reason, sizeof(e->reason), "inconclusive: %s", reason);
+    entry_set_reason(e, "inconclusive: ", reason);
   }
   e->checked_ms = uv_now(d->loop);
   changed = before != e->result;
@@ -563,10 +585,11 @@ enum mtastsd_dane_result mtastsd_dane_get(struct mtastsd_dane *d,
     }
   } else {
     evict(d);
-    e = calloc(1, sizeof(*e));
+    e = calloc(1, sizeof(*e) + len + 1);
     if (e == NULL) {
       return MTASTSD_DANE_UNKNOWN;
     }
+    e->reason = "not checked yet";
     memcpy(e->domain, domain, len + 1);
     e->hnext = *bucket(d, domain);
     *bucket(d, domain) = e;

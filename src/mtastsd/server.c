@@ -27,7 +27,11 @@
 #include <unistd.h>
 
 #define SRV_LOG "PF"
-/* Bytes read at a time per connection. */
+/* Bytes read at a time per connection. Reads go to one buffer of the
+ * server's (the loop is single-threaded and parses each read at once);
+ * only input left unparsed after a read (pipelined requests beyond the
+ * limits) is copied to a buffer of the connection's own, freed once
+ * parsed. So an idle connection (Postfix keeps them open) holds none. */
 #define IN_SIZE 16384
 /* Listen backlog (the peer's was 100). */
 #define BACKLOG 1024
@@ -82,7 +86,8 @@ struct conn {
   bool doomed;      /* close at the next timer tick */
   size_t in_off, in_len;
   char peer[INET6_ADDRSTRLEN + 8];
-  uint8_t in[IN_SIZE];
+  uint8_t *in; /* NULL; srv->in inside on_read; or an own IN_SIZE buffer
+                  holding unparsed input */
 };
 
 struct mtastsd_server {
@@ -103,6 +108,7 @@ struct mtastsd_server {
   mtastsd_drained_fn drained;
   void *drained_arg;
   struct mtastsd_server_stats stats; /* conns is filled in on demand */
+  uint8_t in[IN_SIZE]; /* shared read buffer (see IN_SIZE) */
 };
 
 static void conn_close(struct conn *c);
@@ -266,15 +272,56 @@ void mtastsd_req_reply(struct mtastsd_req *req,
 
 /* ---- reading ---- */
 
+/* Drop the input buffer once everything in it has been parsed. */
+static void conn_release_in(struct conn *c) {
+  if (c->in != NULL && c->in_off == c->in_len) {
+    if (c->in != c->srv->in) {
+      free(c->in);
+    }
+    c->in = NULL;
+    c->in_off = c->in_len = 0;
+  }
+}
+
+/* End of on_read: input still unparsed in the shared buffer moves to a
+ * buffer of the connection's own (the next read of any connection
+ * overwrites the shared one). */
+static void conn_keep_in(struct conn *c) {
+  uint8_t *own;
+
+  conn_release_in(c);
+  if (c->in != c->srv->in) {
+    return;
+  }
+  if (c->closing) {
+    c->in = NULL; /* closing: nothing more is parsed */
+    c->in_off = c->in_len = 0;
+    return;
+  }
+  own = malloc(IN_SIZE);
+  if (own == NULL) {
+    c->in = NULL;
+    c->in_off = c->in_len = 0;
+    LOG_E(c->srv->log, SRV_LOG, "%s: out of memory", c->peer);
+    conn_close(c);
+    return;
+  }
+  c->in_len -= c->in_off;
+  memcpy(own, c->in + c->in_off, c->in_len);
+  c->in_off = 0;
+  c->in = own;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct conn *c = h->data;
 
   (void)suggested;
-  if (c->in_off == c->in_len) {
-    c->in_off = c->in_len = 0;
+  conn_release_in(c);
+  if (c->in == NULL) {
+    c->in = c->srv->in; /* on_read moves what is left to an own buffer */
   }
   *buf = uv_buf_init((char *)c->in + c->in_len,
-                     (unsigned)(sizeof(c->in) - c->in_len));
+                     (unsigned)(IN_SIZE - c->in_len));
 }
 
 static void dispatch(struct conn *c, const uint8_t *payload, size_t len) {
@@ -344,6 +391,7 @@ static void conn_process(struct conn *c) {
     }
     dispatch(c, payload, len);
   }
+  conn_release_in(c);
   if (c->closing) {
     return;
   }
@@ -387,29 +435,25 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = st->data;
 
   (void)buf;
-  if (nread == 0) {
-    return;
-  }
-  if (nread < 0) {
-    if (nread != UV_EOF) {
-      LOG_D(c->srv->log, SRV_LOG, "%s: read failed: %s", c->peer,
-            uv_strerror((int)nread));
-      conn_close(c);
-      return;
+  if (nread > 0) {
+    c->in_len += (size_t)nread;
+    if (c->srv->o.idle_ms > 0) {
+      (void)uv_timer_again(&c->timer);
     }
+    conn_resume(c);
+  } else if (nread < 0 && nread != UV_EOF) {
+    LOG_D(c->srv->log, SRV_LOG, "%s: read failed: %s", c->peer,
+          uv_strerror((int)nread));
+    conn_close(c);
+  } else if (nread < 0) {
     /* EOF: the client sends no more, but may still read (a half-close,
      * as `nc` does): answer what was asked, then close. */
     (void)uv_read_stop(&c->u.s);
     c->reading = false;
     c->eof = true;
     conn_resume(c);
-    return;
   }
-  c->in_len += (size_t)nread;
-  if (c->srv->o.idle_ms > 0) {
-    (void)uv_timer_again(&c->timer);
-  }
-  conn_resume(c);
+  conn_keep_in(c); /* also after nread == 0 (EAGAIN) */
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -443,6 +487,9 @@ static void on_conn_handle_closed(uv_handle_t *h) {
     return;
   }
   mts_netstring_reader_cleanup(&c->rd);
+  if (c->in != s->in) {
+    free(c->in);
+  }
   free(c);
   s->nalloc--;
   check_drained(s);
