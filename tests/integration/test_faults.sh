@@ -1,0 +1,311 @@
+#!/bin/bash
+# test_faults.sh MTASTS: faults injected into a running mtastsd's world
+# (issue 5), each asserting the outcome:
+#   - the policy host of a cached domain starts closing connections
+#     without an answer (nginx `return 444`), serves a certificate from an
+#     unknown CA, serves garbage, or trickles one byte a second; each time
+#     the _mta-sts id changes, so the daemon must fetch. Every lookup
+#     meanwhile gets the cached policy (OK secure) at once; the failure is
+#     logged with its RFC 8460 result type; the fetch is tried once per id
+#     (per-id backoff: no fetch storm under 300 lookups); after the host is
+#     repaired and the id changes again the new policy is fetched.
+#   - the SQLite store's file system fills up (a 1 MiB tmpfs): lookups of
+#     new domains are still answered from memory, the write error is
+#     logged, and once space is freed new policies reach the file again;
+#     nothing committed before is lost.
+# Prints one ok/FAIL line per check, then "N passed, M failed".
+# Exit: 0 all passed, 1 some failed, 2 bad arguments, 77 skipped.
+# "A && pass || fail": pass never fails.
+# shellcheck disable=SC2015
+set -eu
+
+. "$(dirname "$0")/lib.sh"
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 PATH/TO/mtasts" >&2
+	exit 2
+fi
+case $1 in
+/*) MTASTS=$1 ;;
+*) MTASTS=$PWD/$1 ;;
+esac
+MTASTSD=$(dirname "$MTASTS")/mtastsd
+SMC=$MTSW_HERE/smclient.py
+if [ ! -x "$MTASTSD" ]; then
+	echo "$0: $MTASTSD: not an executable" >&2
+	exit 2
+fi
+require_root_and_tools python3 timeout curl mount umount dd
+
+world_up
+T=$MTSW_DIR/f
+DISK=$T/disk
+mkdir -p "$T/state" "$DISK"
+chmod 711 "$MTSW_DIR" "$T"
+# The store lives on its own 1 MiB file system so that it can be filled.
+mount -t tmpfs -o size=1m,mode=0700 mtsw-faults "$DISK"
+PORT=$((20000 + RANDOM % 20000))
+MPORT=$((PORT + 1))
+SOCK=$T/state/control.sock
+DB=$DISK/cache.db
+
+{
+	printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: 5\n' "$PORT"
+	printf 'resolver: "%s"\nca_file: "%s"\n' "$MTSW_RESOLVER" "$MTSW_CA"
+	# Check the TXT id on every lookup after a second, so an id change is
+	# seen at once.
+	printf 'cache_grace: 1\n'
+	printf 'default_zone:\n  timeout: 3\n'
+	printf 'metrics_listen: 127.0.0.1:%s\n' "$MPORT"
+	printf 'control_socket: "%s"\n' "$SOCK"
+	printf 'cache:\n  type: sqlite\n  options:\n    filename: "%s"\n' "$DB"
+} >"$T/c.yml"
+
+DPID=
+DLOG=$T/mtastsd.log
+start() {
+	local i
+	: >"$DLOG"
+	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$DLOG" -c "$T/c.yml" &
+	DPID=$!
+	for i in $(seq 1 100); do
+		grep -q 'mtastsd ready' "$DLOG" 2>/dev/null && return 0
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "start" "not ready in 10 s; log: $(tail -c 600 "$DLOG")"
+	return 1
+}
+stop() {
+	local i
+	kill -TERM "$DPID" 2>/dev/null || true
+	for i in $(seq 1 150); do
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$DPID" 2>/dev/null || true
+	wait "$DPID" 2>/dev/null || true
+	DPID=
+}
+cleanup() {
+	[ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
+	umount "$DISK" 2>/dev/null || true
+}
+trap 'rc=$?; cleanup; world_down; exit $rc' EXIT
+
+q() {
+	timeout -k 2 30 ip netns exec "$MTSW_NS" python3 "$SMC" "127.0.0.1:$PORT" pipe postfix "$1" 2>&1 || true
+}
+metric() {
+	timeout -k 2 15 ip netns exec "$MTSW_NS" curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" |
+		awk -v k="$1" '$1 == k { print $2 }'
+}
+
+# burst DOMAIN N SECONDS: N lookups spread over about SECONDS on one
+# connection each; prints "<answers OK> <slowest ms>".
+burst() {
+	timeout -k 2 120 ip netns exec "$MTSW_NS" python3 - "$PORT" "$1" "$2" "$3" <<'EOF'
+import socket, sys, time
+port, dom, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+key = b"postfix " + dom.encode()
+req = str(len(key)).encode() + b":" + key + b","
+ok = 0
+worst = 0.0
+for i in range(n):
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    buf = b""
+    while not buf.endswith(b","):
+        c = s.recv(65536)
+        if not c:
+            break
+        buf += c
+    s.close()
+    worst = max(worst, time.monotonic() - t0)
+    if b":OK secure match=" in buf:
+        ok += 1
+    time.sleep(secs / n)
+print(ok, int(worst * 1000))
+EOF
+}
+
+NGINX_CONF=$MTSW_DIR/nginx/hosts.conf
+NGINX_PID=$(cat "$MTSW_DIR/nginx/nginx.pid")
+ZONE=$MTSW_DIR/unbound/test.zone
+UNBOUND_PID=$(cat "$MTSW_DIR/unbound/unbound.pid")
+HOST=mta-sts.good.test
+cp "$NGINX_CONF" "$T/hosts.conf.orig"
+cp "$MTSW_DIR/www/$HOST/.well-known/mta-sts.txt" "$T/policy.orig"
+cp "$MTSW_DIR/certs/$HOST.pem" "$T/cert.orig"
+cp "$MTSW_DIR/certs/$HOST.key" "$T/key.orig"
+
+# nginx_with DIRECTIVES: the policy host's server block gets DIRECTIVES;
+# reload nginx (SIGHUP to its master, by PID) and wait until the new
+# workers serve.
+nginx_with() {
+	local i
+	awk -v h="$HOST" -v extra="$1" '
+		{ print }
+		$1 == "server_name" && $2 == h ";" && extra != "" { print "    " extra }
+	' "$T/hosts.conf.orig" >"$NGINX_CONF"
+	kill -HUP "$NGINX_PID"
+	sleep 0.5
+	for i in $(seq 1 50); do
+		# The old workers exit once they have closed their connections.
+		[ "$(pgrep -c -P "$NGINX_PID" 2>/dev/null || echo 0)" -le 1 ] && return 0
+		sleep 0.1
+	done
+}
+
+# set_id ID: the _mta-sts record of good.test says id=ID; unbound reloads
+# its zone on SIGHUP (by PID); wait until it answers with the new id.
+set_id() {
+	local i
+	sed -i "s/^\(_mta-sts\.good\.test\.  *TXT \"v=STSv1; id=\)[^;]*;/\1$1;/" "$ZONE"
+	kill -HUP "$UNBOUND_PID"
+	for i in $(seq 1 50); do
+		in_world dig @127.0.0.1 +time=1 +tries=1 +short TXT _mta-sts.good.test 2>/dev/null |
+			grep -q "id=$1;" && return 0
+		sleep 0.1
+	done
+	fail "set_id $1" "unbound did not serve the new id in 5 s"
+}
+
+fetches() {
+	grep -c "GET /.well-known/mta-sts.txt" "$MTSW_DIR/nginx/access.log" || true
+}
+
+start
+
+# ---- a cached policy, then faults on its host ----
+r=$(q good.test)
+case $r in *"OK secure match=mail.good.test "*) pass "good.test fetched and applied" ;;
+*) fail "good.test first lookup" "$r" ;; esac
+
+# fault ID NAME RESULT NGINX-DIRECTIVES: inject, change the id, look up
+# 300 times over 3 s, then check answers, log, metrics and fetch count.
+fault() {
+	local id=$1 name=$2 result=$3 before after m0 m1 out ok worst
+	before=$(fetches)
+	m0=$(metric "mtastsd_fetches_total{result=\"$result\"}")
+	set_id "$id"
+	out=$(burst good.test 300 3)
+	ok=${out% *}
+	worst=${out#* }
+	[ "$ok" = 300 ] && pass "$name: 300 of 300 lookups got the cached policy" ||
+		fail "$name: lookups" "$ok of 300 OK"
+	[ "$worst" -lt 1000 ] && pass "$name: slowest lookup ${worst} ms (< 1 s: never waits on the fetch)" ||
+		fail "$name: slowest lookup" "${worst} ms"
+	# The fetch may still be running (trickle): wait for its failure.
+	for _ in $(seq 1 80); do
+		grep -q "domain=good.test id=$id result=$result" "$DLOG" && break
+		sleep 0.1
+	done
+	grep -q "WARNING.*domain=good.test id=$id result=$result" "$DLOG" &&
+		pass "$name: logged as a warning with result=$result" ||
+		fail "$name: log" "no 'domain=good.test id=$id result=$result' warning: $(grep good.test "$DLOG" | tail -n 3)"
+	m1=$(metric "mtastsd_fetches_total{result=\"$result\"}")
+	[ $((m1 - m0)) -eq 1 ] && pass "$name: one fetch for id $id (per-id backoff, no storm)" ||
+		fail "$name: fetch count" "fetches_total{result=$result} $m0 -> $m1"
+	after=$(fetches)
+	echo "   ($name: nginx saw $((after - before)) policy requests)"
+}
+
+nginx_with 'return 444;'
+fault reset1 "connection closed without an answer" sts-policy-fetch-error
+
+# A certificate from an unknown CA replaces the good one.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" \
+	-addext "subjectAltName=DNS:$HOST" -keyout "$MTSW_DIR/certs/$HOST.key" \
+	-out "$MTSW_DIR/certs/$HOST.pem" >/dev/null 2>&1
+nginx_with ''
+fault cert1 "certificate replaced by an untrusted one" sts-webpki-invalid
+cp "$T/cert.orig" "$MTSW_DIR/certs/$HOST.pem"
+cp "$T/key.orig" "$MTSW_DIR/certs/$HOST.key"
+
+printf '\x00garbage\r\n<html>not a policy</html>\n' >"$MTSW_DIR/www/$HOST/.well-known/mta-sts.txt"
+nginx_with ''
+fault garbage1 "garbage instead of the policy" sts-policy-invalid
+cp "$T/policy.orig" "$MTSW_DIR/www/$HOST/.well-known/mta-sts.txt"
+
+# One byte a second: the 3 s fetch budget ends first.
+nginx_with 'limit_rate 1;'
+fault trickle1 "a host that trickles one byte a second" sts-policy-fetch-error
+
+# Repaired: the next id change brings the new policy.
+nginx_with ''
+set_id fixed1
+sed -i 's/^mode: enforce/mode: testing/' "$MTSW_DIR/www/$HOST/.well-known/mta-sts.txt"
+ok=0
+for _ in $(seq 1 50); do
+	r=$(q good.test)
+	case $r in *"OK "*) ;; *) break ;; esac
+	if timeout -k 2 15 "$MTASTS" cache show good.test --socket "$SOCK" 2>/dev/null | grep -q 'fixed1'; then
+		ok=1
+		break
+	fi
+	sleep 0.2
+done
+[ "$ok" = 1 ] && pass "repaired host: the new policy (id fixed1) replaced the cached one" ||
+	fail "repaired host" "cache show: $(timeout -k 2 15 "$MTASTS" cache show good.test --socket "$SOCK" 2>&1 | head -n 5)"
+r=$(q good.test)
+case $r in *"NOTFOUND"* | *"OK "*) pass "repaired host: answer follows the new testing policy ($r)" ;;
+*) fail "repaired host: answer" "$r" ;; esac
+
+# ---- the store's disk fills up ----
+dbcount() {
+	timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\) record(s)$/\1/p' | grep . || echo "?"
+}
+n0=$(dbcount)
+# Fill the file system: dd stops at ENOSPC.
+dd if=/dev/zero of="$DISK/fill" bs=4k >/dev/null 2>&1 || true
+r=$(q multistring.test)
+case $r in *"OK secure match=mail.multistring.test "*) pass "disk full: a new domain is still answered ($r)" ;;
+*) fail "disk full: new domain" "$r" ;; esac
+for _ in $(seq 1 50); do
+	grep -q 'database or disk is full' "$DLOG" && break
+	sleep 0.1
+done
+grep -q "cache sqlite: $DB: .*database or disk is full" "$DLOG" &&
+	pass "disk full: SQLite's reason is logged" ||
+	fail "disk full: log" "no 'database or disk is full': $(grep -i 'sqlite' "$DLOG" | tail -n 2)"
+grep -q 'WARNING STS: store sqlite: write failed: .*answering from memory' "$DLOG" &&
+	pass "disk full: the resolver says it answers from memory" ||
+	fail "disk full: resolver log" "$(grep -i 'store' "$DLOG" | tail -n 2)"
+[ "$(metric mtastsd_store_errors_total)" -ge 1 ] 2>/dev/null && pass "disk full: mtastsd_store_errors_total counts it" ||
+	fail "disk full: metric" "store_errors_total=$(metric mtastsd_store_errors_total)"
+r=$(q good.test)
+case $r in *"OK "* | *"NOTFOUND"*) pass "disk full: cached domain still answered" ;;
+*) fail "disk full: cached domain" "$r" ;; esac
+rm -f "$DISK/fill"
+# A domain fetched after the space came back reaches the file.
+r=$(q testing.test)
+ok=0
+for _ in $(seq 1 50); do
+	if timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>/dev/null | grep -q '^testing\.test'; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+grep -q 'STS: store sqlite: recovered' "$DLOG" && pass "space freed: the store's recovery is logged" ||
+	fail "space freed: recovery log" "$(grep -i 'store' "$DLOG" | tail -n 2)"
+[ "$ok" = 1 ] && pass "space freed: new policies are written again" ||
+	fail "space freed" "testing.test not in the file ($r); $(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | head -n 5)"
+stop
+n1=$(dbcount)
+# Before: good.test. After: good.test and testing.test (multistring.test was
+# fetched while the disk was full: it lived in memory only).
+[ "$n0" = 1 ] && [ "$n1" = 2 ] && pass "nothing committed was lost ($n0 record before the fault, $n1 after)" ||
+	fail "records after the fault" "$n0 -> $n1"
+# After a restart the daemon serves good.test from the file without a fetch.
+f0=$(fetches)
+start
+r=$(q good.test)
+case $r in *"OK "* | *"NOTFOUND"*) pass "restart: good.test answered from the file" ;;
+*) fail "restart: good.test" "$r" ;; esac
+[ "$(fetches)" = "$f0" ] && pass "restart: no fetch needed" || fail "restart: fetches" "$f0 -> $(fetches)"
+stop
+
+summary
