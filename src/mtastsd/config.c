@@ -381,6 +381,11 @@ static const struct key top_keys[] = {
      .off = CFG(control_socket),
      .check = C_UNIX_PATH,
      .flags = F_MTASTSD},
+    {.name = "tlsrpt_socket",
+     .type = K_STR,
+     .off = CFG(tlsrpt_socket),
+     .check = C_UNIX_PATH,
+     .flags = F_MTASTSD},
     {.name = "overrides",
      .type = K_OVERRIDES,
      .off = NOOFF,
@@ -2252,6 +2257,7 @@ void mtastsd_config_free(struct mtastsd_config *c) {
   xfree(al, c->ca_file);
   xfree(al, c->metrics_listen);
   xfree(al, c->control_socket);
+  xfree(al, c->tlsrpt_socket);
   xfree(al, c->path);
   al->free_fn(c, al->arg);
 }

@@ -117,6 +117,7 @@ struct mtastsd_config {
                            DNSSEC-validated TLSA records; true */
   char *metrics_listen; /* host:port of the Prometheus endpoint, NULL off */
   char *control_socket; /* UNIX socket for `mtasts cache`, NULL off */
+  char *tlsrpt_socket;  /* TLSRPT collector's datagram socket, NULL off */
   struct mtastsd_override *overrides;
   size_t noverrides;
 };

@@ -289,6 +289,9 @@ static void on_answer(void *arg, const struct mts_sts_answer *a) {
   held = dane_apply(q, a, &r);
   log_decision(d, mtastsd_req_peer(q->req), q->zone,
                a->domain != NULL ? a->domain : "?", a, &r);
+  /* A delivery that goes ahead without the domain's policy because the
+   * policy failed is a reportable failure (tlsrpt.h). */
+  (void)mtastsd_tlsrpt_answer(d->tlsrpt, a);
   if (held) {
     return; /* on_dane answers and frees q */
   }
@@ -425,7 +428,8 @@ static bool backend_changed(const struct mtastsd_config *a,
          a->refresh_concurrency != b->refresh_concurrency ||
          a->refresh_grace_ratio != b->refresh_grace_ratio ||
          !str_eq(a->metrics_listen, b->metrics_listen) ||
-         !str_eq(a->control_socket, b->control_socket);
+         !str_eq(a->control_socket, b->control_socket) ||
+         !str_eq(a->tlsrpt_socket, b->tlsrpt_socket);
 }
 
 /* Load a config, logging each error line. */
@@ -509,6 +513,8 @@ static void on_drained(void *arg) {
   d->metrics = NULL;
   mtastsd_control_close(d->control);
   d->control = NULL;
+  mtastsd_tlsrpt_destroy(d->tlsrpt);
+  d->tlsrpt = NULL;
   mts_sts_resolver_destroy(d->resolver);
   d->resolver = NULL;
   mtastsd_mxcache_destroy(d->mx);
@@ -732,6 +738,10 @@ int mtastsd_daemon_start(struct mtastsd_daemon *d) {
                              control_resolver, d, &d->control) != 0) {
     return -1;
   }
+  if (c->tlsrpt_socket != NULL &&
+      mtastsd_tlsrpt_create(c->tlsrpt_socket, d->log, &d->tlsrpt) != 0) {
+    return -1;
+  }
   mts_net_options_init(&no);
   no.resolver = c->resolver;
   no.ca_file = c->ca_file;
@@ -821,6 +831,8 @@ void mtastsd_daemon_cleanup(struct mtastsd_daemon *d) {
     d->metrics = NULL;
     mtastsd_control_close(d->control);
     d->control = NULL;
+    mtastsd_tlsrpt_destroy(d->tlsrpt);
+    d->tlsrpt = NULL;
     mts_sts_resolver_destroy(d->resolver);
     mtastsd_mxcache_destroy(d->mx);
     d->mx = NULL;

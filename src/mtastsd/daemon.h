@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "tlsrpt.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "server.h"
@@ -59,6 +60,7 @@ struct mtastsd_daemon {
   struct mtastsd_server *srv;
   struct mtastsd_metrics_http *metrics; /* metrics_listen, or NULL */
   struct mtastsd_control *control;      /* control_socket, or NULL */
+  struct mtastsd_tlsrpt *tlsrpt;        /* tlsrpt_socket, or NULL */
   uv_signal_t sig_term, sig_int, sig_hup;
   uv_timer_t stop_timer;
   bool handles_up; /* signals and stop_timer initialised */

@@ -58,6 +58,7 @@ DB=$DISK/cache.db
 	printf 'default_zone:\n  timeout: 3\n'
 	printf 'metrics_listen: 127.0.0.1:%s\n' "$MPORT"
 	printf 'control_socket: "%s"\n' "$SOCK"
+	printf 'tlsrpt_socket: "%s"\n' "$T/state/tlsrpt.sock"
 	printf 'cache:\n  type: sqlite\n  options:\n    filename: "%s"\n' "$DB"
 } >"$T/c.yml"
 
@@ -87,8 +88,10 @@ stop() {
 	wait "$DPID" 2>/dev/null || true
 	DPID=
 }
+COLLECTOR=
 cleanup() {
 	[ -z "$DPID" ] || kill -KILL "$DPID" 2>/dev/null || true
+	[ -z "$COLLECTOR" ] || kill "$COLLECTOR" 2>/dev/null || true
 	umount "$DISK" 2>/dev/null || true
 }
 trap 'rc=$?; cleanup; world_down; exit $rc' EXIT
@@ -176,7 +179,33 @@ fetches() {
 	grep -c "GET /.well-known/mta-sts.txt" "$MTSW_DIR/nginx/access.log" || true
 }
 
+# A stand-in TLSRPT collector: writes each datagram it gets as one line.
+timeout -k 2 300 python3 - "$T/state/tlsrpt.sock" "$T/tlsrpt.lines" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(262144) + b"\n")
+EOF
+COLLECTOR=$!
+for _ in $(seq 1 50); do [ -S "$T/state/tlsrpt.sock" ] && break; sleep 0.1; done
 start
+
+# ---- mtastsd's own TLSRPT events ----
+# First contact with a policy host that answers 404: NOTFOUND, and one
+# sts-policy-fetch-error datagram; a domain without MTA-STS: none.
+r1=$(q notfound.test)
+r2=$(q spfonly.test)
+for _ in $(seq 1 50); do [ -s "$T/tlsrpt.lines" ] && break; sleep 0.1; done
+sleep 0.3
+got=$(cat "$T/tlsrpt.lines" 2>/dev/null || true)
+case $r1$got in
+"NOTFOUND "*'{"dpv": "1","d": "notfound.test","pr": "","policies":[{"policy-type":2,"policy-domain": "notfound.test","failure-details":[{"c":301,"f": '*'}],"t":1,"f":1}]}')
+	[ "$(wc -l <"$T/tlsrpt.lines")" = 1 ] && pass "tlsrpt_socket: a failed first fetch sends one libtlsrpt datagram (c 301)" ||
+		fail "tlsrpt_socket: count" "$(wc -l <"$T/tlsrpt.lines") datagrams for $r1 / $r2: $got" ;;
+*) fail "tlsrpt_socket: datagram" "answer '$r1', got: $got" ;;
+esac
 
 # ---- a cached policy, then faults on its host ----
 r=$(q good.test)
@@ -253,6 +282,11 @@ r=$(q good.test)
 case $r in *"NOTFOUND"* | *"OK "*) pass "repaired host: answer follows the new testing policy ($r)" ;;
 *) fail "repaired host: answer" "$r" ;; esac
 
+# The failed fetches above happened while a cached policy applied: not
+# reported as failed sessions (docs/decisions.md, mtastsd's own events).
+[ "$(wc -l <"$T/tlsrpt.lines")" = 1 ] && pass "tlsrpt_socket: failures under a cached policy are not reported" ||
+	fail "tlsrpt_socket: cached failures" "$(wc -l <"$T/tlsrpt.lines") datagrams"
+
 # ---- the store's disk fills up ----
 dbcount() {
 	timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>/dev/null | sed -n 's/^\([0-9][0-9]*\) record(s)$/\1/p' | grep . || echo "?"
@@ -295,9 +329,9 @@ grep -q 'STS: store sqlite: recovered' "$DLOG" && pass "space freed: the store's
 	fail "space freed" "testing.test not in the file ($r); $(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | head -n 5)"
 stop
 n1=$(dbcount)
-# Before: good.test. After: good.test and testing.test (multistring.test was
-# fetched while the disk was full: it lived in memory only).
-[ "$n0" = 1 ] && [ "$n1" = 2 ] && pass "nothing committed was lost ($n0 record before the fault, $n1 after)" ||
+# After: what was there, plus testing.test (multistring.test was fetched
+# while the disk was full: it lived in memory only).
+[ "$n0" != "?" ] && [ "$n1" = $((n0 + 1)) ] && pass "nothing committed was lost ($n0 records before the fault, $n1 after)" ||
 	fail "records after the fault" "$n0 -> $n1"
 # After a restart the daemon serves good.test from the file without a fetch.
 f0=$(fetches)
