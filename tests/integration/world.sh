@@ -779,6 +779,64 @@ stop_smtp() {
 	done <"$D/smtp/instances"
 }
 
+# ---------------------------------------------------------------- check cases (opt-in, with MTSW_SMTP)
+#
+# Domains for `mtasts check` (test_check_golden.sh, test_check_init.sh),
+# each with its own Postfix MX host (mx_host above):
+#   check-ready.test  mode testing, "mx: mail.check-ready.test" only,
+#                     max_age a week, a TLSRPT record, an MX with a valid
+#                     certificate: no warning at all, verdict ready-for-enforce
+#   check-tls10.test  enforce (policy_good), an MX that offers only TLS 1.0
+#                     (mx_host_tls10): check-mx-tls-too-old
+#   check-init.test   an MX with a valid certificate and a policy host that
+#                     serves a placeholder; no _mta-sts or _smtp._tls record.
+#                     test_check_init.sh publishes what `mtasts init` writes
+#                     (the file under $D/www/mta-sts.check-init.test/, the
+#                     TXT records appended to $D/unbound/test.zone, then
+#                     SIGHUP to unbound, which rereads its auth zones).
+
+# mx_host_tls10 NAME DOMAIN...: an MX host like "mx_host NAME ok DOMAIN..."
+# whose smtpd offers only TLS 1.0. OpenSSL 3 refuses TLS 1.0 and 1.1 at
+# security level 1 (its default): the medium cipher list (Postfix's
+# default smtpd_tls_ciphers) gets @SECLEVEL=0.
+mx_host_tls10() {
+	local name=$1
+	shift
+	mx_host "$name" ok "$@"
+	postconf -c "$D/smtp/$name/etc" -e \
+		'smtpd_tls_protocols = >=TLSv1 <=TLSv1' \
+		'smtpd_tls_mandatory_protocols = >=TLSv1 <=TLSv1' \
+		'tls_medium_cipherlist = aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=0'
+}
+
+define_check_cases() {
+	local p=$D/policies d
+
+	d=check-ready.test
+	mx_host "mail.$d" ok "$d"
+	zone "$d. MX 10 mail.$d."
+	txt "$d" "v=STSv1; id=checkready1;"
+	zone "_smtp._tls.$d. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@$d\""
+	printf 'version: STSv1\nmode: testing\nmx: mail.%s\nmax_age: 604800\n' "$d" >"$p/$d.txt"
+	issue ca "mta-sts.$d" "DNS:mta-sts.$d"
+	host "$d" "mta-sts.$d" "$p/$d.txt"
+
+	d=check-tls10.test
+	mx_host_tls10 "mail.$d" "$d"
+	zone "$d. MX 10 mail.$d."
+	txt "$d" "v=STSv1; id=checktls101;"
+	policy_good "$d" >"$p/$d.txt"
+	issue ca "mta-sts.$d" "DNS:mta-sts.$d"
+	host "$d" "mta-sts.$d" "$p/$d.txt"
+
+	d=check-init.test
+	mx_host "mail.$d" ok "$d"
+	zone "$d. MX 10 mail.$d."
+	printf 'placeholder: not published yet\n' >"$p/$d.txt"
+	issue ca "mta-sts.$d" "DNS:mta-sts.$d"
+	host "$d" "mta-sts.$d" "$p/$d.txt"
+}
+
 # ---------------------------------------------------------------- commands
 
 # up_failed: show the logs (the caller may delete STATE_DIR), then clean up.
@@ -828,6 +886,8 @@ cmd_up() {
 		# directories under $D (mktemp -d makes it 0700).
 		chmod 711 "$D"
 		define_smtp_cases
+		# check-*.test for test_check_golden.sh / test_check_init.sh
+		define_check_cases
 	fi
 	# With MTSW_DNSSEC=1: the signed zone dane.test. (tests/integration/dnssec.sh).
 	if [ "${MTSW_DNSSEC:-}" = 1 ]; then
