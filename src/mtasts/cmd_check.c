@@ -1018,7 +1018,7 @@ static void mx_probe_findings(struct dom *dm, const struct phost *h,
     }
     if (!p->tls12) {
       add(dm, A_MX, fail, "check-mx-tls-too-old",
-          "enable TLS 1.2 or newer on the MX host (RFC 8461 4.2 needs it)",
+          "enable TLS 1.2 or newer on the MX host (RFC 8461 7.2, RFC 7525)",
           "%s negotiated %s: MTA-STS senders require TLS 1.2 or newer", what,
           p->tls_version ? p->tls_version : "?");
     }

@@ -955,7 +955,7 @@ static enum mts_status sslctx_make(struct mts_net *net, SSL_CTX **out) {
     goto done;
   }
   /* TLS 1.0 and 1.1 need security level 0 in OpenSSL 3; allowed only so
-   * that such a server is reported as too old (decision TP-2). */
+   * that such a server is reported as too old (decision TP-A2). */
   SSL_CTX_set_security_level(c, 0);
   if (SSL_CTX_set_min_proto_version(c, TLS1_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(c, "DEFAULT:@SECLEVEL=0") != 1) {
