@@ -4,6 +4,9 @@
  *   ("json" | "json.gz")
  * Both domains must be A-labels (LDH, lower case on output); begin and
  * end are decimal seconds since the epoch; unique-id is 1*(ALPHA/DIGIT).
+ * parse() also lower-cases the domains, accepts time stamps up to
+ * INT64_MAX (leading zeros allowed) and unique-ids of at most 63 octets;
+ * on failure *out is zeroed.
  * Vectors N01-N05 of RFC-CHECKLIST 3.8.
  * Pure functions; thread-safe.
  */

@@ -19,7 +19,15 @@
  *    "5326", 1.5, -1, above 2^53), a missing `report-id`, a missing or
  *    unparsable `date-range`, start after end, no `policies`.
  * Findings use codes `report-*` (docs/findings.md); `line`/`col` are
- * jansson's for JSON syntax errors, else 0.
+ * jansson's for JSON syntax errors, else 0. In detail (docs/decisions.md
+ * "TLS reports (RFC 8460 report format)"): a missing `policy-string` is
+ * no finding for `no-policy-found`; any other optional string that is
+ * "" or null is read as NULL with a warning, so "" is never handed out;
+ * a known `policy-type`/`result-type` in another letter case ("STS") is
+ * a warning; host names that are not A-labels and IPs that do not parse
+ * are warnings (kept as sent); a missing or "" `policy-type`,
+ * `policy-domain`, `summary`, `result-type` or `failed-session-count`
+ * is an error, and so is an empty `policies` array.
  *
  * Two verdicts, as everywhere in the library:
  *  - valid:  exactly RFC 8460 (no warning, no error finding);

@@ -11,6 +11,13 @@
  * end, a policy-type other than the three RFC values, a policy-domain
  * or mx-host or receiving-mx-hostname that is not an A-label (the
  * caller converts with mts_idn_*), strings that are not UTF-8.
+ * Also refused: no policies, counts above 2^53, times outside the years
+ * 0000-9999, a NULL or "" result-type. Optional strings that are "" are
+ * omitted like NULL. `policy-string` is always written for sts and tlsa
+ * ([] when there is none); for no-policy-found only when
+ * has_policy_string or strings are given. The output parses back valid
+ * when contact_info and every sending_mta_ip are set; otherwise usable
+ * with the report-no-contact-info / report-no-sending-ip warning.
  *
  * Output is allocated through the context's allocator; the caller frees
  * it with mts_rpt_report_write_free(). Thread safety: as common.h.
