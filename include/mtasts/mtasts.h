@@ -24,6 +24,15 @@
 #include <mtasts/rpt_txt.h>
 #include <mtasts/rpt_datagram.h>
 #include <mtasts/rpt_logline.h>
+#include <mtasts/rpt_report.h>
+#include <mtasts/rpt_report_write.h>
+#include <mtasts/rpt_filename.h>
+#include <mtasts/rpt_event.h>
+#include <mtasts/rpt_store.h>
+#include <mtasts/rpt_html.h>
+#include <mtasts/rpt_receiver.h>
+#include <mtasts/rpt_unpack.h>
+#include <mtasts/rpt_mime.h>
 #include <mtasts/net.h>
 #include <mtasts/net_cname.h>
 #include <mtasts/sts_discover.h>

@@ -28,7 +28,12 @@ extern "C" {
 
 struct mts_rpt_store;
 
-/*! Open (and create or migrate) the store at \p path. */
+/*!
+ * Open (and create or migrate) the store at \p path.
+ * \return MTS_OK; MTS_EIO with a logged reason (not a database, not a
+ * report store, a newer schema, world-writable, cannot be written);
+ * MTS_ENOMEM; MTS_EINVAL. *out is NULL on failure.
+ */
 MTS_API MTS_WUR enum mts_status
 mts_rpt_store_open(struct mts_ctx *ctx, const char *path,
                    struct mts_rpt_store **out);
@@ -88,6 +93,10 @@ typedef int (*mts_rpt_failure_fn)(const struct mts_rpt_failure_row *row,
  * Iterate the stored rows with day >= \p since (0: all), for \p domain
  * (NULL: all), ordered by day, domain, organisation (failures also by
  * result type and MX host). Either callback may be NULL.
+ * Policy domains are stored lower-case without a trailing dot, and
+ * \p domain is compared the same way ("Example.COM." matches). A report
+ * with policies for several domains counts once in each domain's row.
+ * \return MTS_OK; MTS_EIO; MTS_EINVAL (st NULL).
  */
 MTS_API MTS_WUR enum mts_status
 mts_rpt_store_summary(struct mts_rpt_store *st, const char *domain,
@@ -111,13 +120,57 @@ typedef int (*mts_rpt_readiness_fn)(const struct mts_rpt_readiness *r,
  * Readiness per domain over the window of \p window_days UTC days
  * ending with the day of \p now: ready when at least \p min_senders
  * organisations reported on at least \p min_days distinct days and no
- * session failed. \p domain NULL: every domain in the store.
+ * session failed. \p domain NULL: every domain in the store, in name
+ * order (also those with nothing in the window: "no reports in the
+ * window"); a \p domain nobody reported about gets one call with zeros.
+ * `reason` is the first of: "no reports in the window", "sessions failed
+ * in the window", "too few sending organisations", "too few days with
+ * reports". Failures of every policy type count.
+ * \return MTS_OK; MTS_EIO; MTS_EINVAL (st or fn NULL, window_days 0).
  */
 MTS_API MTS_WUR enum mts_status
 mts_rpt_store_readiness(struct mts_rpt_store *st, const char *domain,
                         int64_t now, unsigned window_days,
                         unsigned min_senders, unsigned min_days,
                         mts_rpt_readiness_fn fn, void *arg);
+
+/* ---- The raw inputs (h3 extension): every input ever added ---- */
+
+/* One stored input. Pointers are valid during the callback only. */
+struct mts_rpt_raw_row {
+  int64_t id;       /* the row id, increasing in the order added */
+  int64_t received; /* the context clock when it was added */
+  const char *source;
+  const char *sha256; /* of the bytes, 64 lower-case hex digits */
+  enum mts_rpt_store_outcome outcome;
+  const char *reason;        /* rejected: why; else NULL */
+  const char *report_id;     /* as parsed; NULL when unknown */
+  const char *organization;  /* as parsed; NULL when unknown */
+  const char *findings_json; /* the parser's findings, a JSON array of
+                                {code, severity, line, col, message} */
+  unsigned warnings; /* warning findings */
+  const uint8_t *bytes; /* NULL unless asked for with \p with_bytes */
+  size_t len;           /* the size of the bytes (always set) */
+};
+typedef int (*mts_rpt_raw_fn)(const struct mts_rpt_raw_row *row, void *arg);
+
+/* Bits for \p outcomes of mts_rpt_store_raw(). */
+#define MTS_RPT_STORE_WANT(outcome) (1u << (unsigned)(outcome))
+
+/*!
+ * Iterate the stored inputs with received >= \p since (0: all) whose
+ * outcome is in \p outcomes (a mask of MTS_RPT_STORE_WANT(); 0: all),
+ * in the order they were added. \p with_bytes: hand out the bytes too.
+ * A non-zero return of \p fn stops the iteration.
+ * \return MTS_OK; MTS_EIO; MTS_EINVAL (st or fn NULL).
+ */
+MTS_API MTS_WUR enum mts_status
+mts_rpt_store_raw(struct mts_rpt_store *st, int64_t since, unsigned outcomes,
+                  bool with_bytes, mts_rpt_raw_fn fn, void *arg);
+
+/*! \return the UTC day (00:00Z) of \p t: the day a report starting at
+ *  \p t is counted on. */
+MTS_API int64_t mts_rpt_store_day(int64_t t);
 
 #ifdef __cplusplus
 }

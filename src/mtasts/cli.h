@@ -76,5 +76,15 @@ int cmd_cache(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+/* `mtasts report` subcommands (cmd_report.c dispatches). */
+int cmd_report_ingest(int argc, char **argv);  /* cmd_report_ingest.c */
+int cmd_report_summary(int argc, char **argv); /* cmd_report_summary.c */
+int cmd_report_ready(int argc, char **argv);   /* cmd_report_summary.c */
+int cmd_report_html(int argc, char **argv);    /* cmd_report_html.c */
+int cmd_report_serve(int argc, char **argv);   /* cmd_report_serve.c */
+int cmd_report_show(int argc, char **argv);    /* cmd_report_outbound.c */
+int cmd_report_send(int argc, char **argv);    /* cmd_report_outbound.c */
+int cmd_report_dump(int argc, char **argv);    /* cmd_report_outbound.c */
 
 #endif /* MTS_CLI_H */

@@ -26,6 +26,8 @@ static void usage(FILE *out) {
         "        [--socket PATH] [--json]      the running mtastsd's cache\n"
         "  cache list|show DOMAIN --sqlite FILE [--json]\n"
         "                                      a SQLite cache file, offline\n"
+        "  report SUBCOMMAND ...               TLS reports (RFC 8460); see\n"
+        "                                      'mtasts report --help'\n"
         "  version                             print the version\n"
         "\n"
         "See mtasts(1) for exit codes and output formats.\n",
@@ -57,6 +59,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "check") == 0) {
     return cmd_check(argc - 2, argv + 2);
+  }
+  if (strcmp(cmd, "report") == 0) {
+    return cmd_report(argc - 2, argv + 2);
   }
   if (strcmp(cmd, "cache") == 0) {
     return cmd_cache(argc - 2, argv + 2);

@@ -1,0 +1,142 @@
+/*
+ * mtasts/rpt_receiver.h - the HTTPS report receiver (RFC 8460 section
+ * 5.4, issue 7): a small HTTP(S) server for `rua=https://...` that
+ * accepts POSTed TLS reports and keeps them in a report store
+ * (rpt_store.h).
+ *
+ * What it accepts: POST (to any path, or only to the configured path)
+ * with Content-Type `application/tlsrpt+gzip` or
+ * `application/tlsrpt+json` (RFC 8460 5.4, 6.4, 6.5), also tolerated:
+ * `application/gzip`, `application/x-gzip`, `application/json`; media
+ * type parameters are ignored. The body is decompressed by rpt_unpack
+ * (the gzip magic 0x1f 0x8b decides, not the label), parsed by
+ * rpt_report and added with source "https:<client address>".
+ *
+ * Nothing received is lost: a body that cannot be decompressed or
+ * parsed is still stored raw, with the reason (rpt_store.h).
+ *
+ * Status codes (docs/decisions.md "TLS reports: HTML page and
+ * receiver"):
+ *   201 Created     a new report was stored;
+ *   200 OK          a duplicate of a stored report (RFC 8460 5.4: a
+ *                   "successful" response, so the sender stops retrying);
+ *   400             the body is not a usable report (kept raw anyway);
+ *   404             POST to another path than the configured one;
+ *   405             not POST (Allow: POST);
+ *   413             body larger than max_body (Content-Length checked
+ *                   before anything is read);
+ *   415             another Content-Type;
+ *   429             the client address is over its rate (Retry-After);
+ *   500             the store failed (the sender may retry);
+ *   503             out of memory.
+ * The response body is one line of text/plain.
+ *
+ * Rate limit: a token bucket per client address (IPv4, or IPv6 /64
+ * prefix so one host cannot rotate through its /64), holding up to
+ * `rate_burst` requests and refilled at `rate_per_min` per minute, on
+ * the context's clock (seconds). Every request costs one token, also a
+ * refused one. At most `max_clients` addresses are tracked; when the
+ * table is full, idle (full) buckets are dropped, and if none is idle
+ * the new address shares one overflow bucket (bounded memory under a
+ * flood of addresses).
+ *
+ * TLS: with tls_cert_pem and tls_key_pem set, the server speaks HTTPS
+ * (libmicrohttpd with GnuTLS); without them it speaks plain HTTP, for
+ * use behind a TLS-terminating reverse proxy (then the client address
+ * is the proxy's: forwarded headers are not trusted). RFC 8460 5.4
+ * wants HTTPS on the public side either way.
+ *
+ * Threads: libmicrohttpd runs one internal thread that handles every
+ * connection (MHD_USE_INTERNAL_POLLING_THREAD, no thread per
+ * connection), so the store and the context are used by that one
+ * thread only. Between mts_rpt_receiver_start() and
+ * mts_rpt_receiver_destroy() the caller must not use \p ctx or the
+ * store; mts_rpt_receiver_port() and mts_rpt_receiver_stats() may be
+ * called from any thread.
+ */
+#ifndef MTASTS_RPT_RECEIVER_H
+#define MTASTS_RPT_RECEIVER_H
+
+#include <mtasts/common.h>
+#include <mtasts/rpt_store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Default body limit: 10 MiB, the limit commonly seen at receivers
+ * (RFC-CHECKLIST DLV-3). */
+#define MTS_RPT_RECEIVER_MAX_BODY (10u * 1024u * 1024u)
+/* Default rate: 60 requests per minute per client, bursts of 60. */
+#define MTS_RPT_RECEIVER_RATE 60u
+/* Default number of client addresses tracked by the rate limiter. */
+#define MTS_RPT_RECEIVER_MAX_CLIENTS 4096u
+/* Default limit on simultaneous connections. */
+#define MTS_RPT_RECEIVER_MAX_CONN 64u
+/* Default idle timeout of a connection, seconds. */
+#define MTS_RPT_RECEIVER_TIMEOUT 30u
+
+struct mts_rpt_receiver_config {
+  const char *addr;          /* numeric IPv4 or IPv6 ("::" also takes
+                                IPv4); NULL: 127.0.0.1 */
+  uint16_t port;             /* 0: any free port (see _port()) */
+  const char *path;          /* only this path ("/tlsrpt"); NULL: any */
+  const char *tls_cert_pem;  /* PEM text (NUL-terminated); NULL: HTTP */
+  const char *tls_key_pem;   /* PEM text of the key; with the cert */
+  size_t max_body;           /* 0: MTS_RPT_RECEIVER_MAX_BODY; also capped
+                                at MTS_RPT_REPORT_MAX */
+  unsigned rate_per_min;     /* 0: MTS_RPT_RECEIVER_RATE */
+  unsigned rate_burst;       /* 0: rate_per_min */
+  unsigned max_clients;      /* 0: MTS_RPT_RECEIVER_MAX_CLIENTS */
+  unsigned max_connections;  /* 0: MTS_RPT_RECEIVER_MAX_CONN */
+  unsigned timeout_s;        /* 0: MTS_RPT_RECEIVER_TIMEOUT */
+};
+
+/* Counters since start. */
+struct mts_rpt_receiver_stats {
+  uint64_t requests;   /* every request answered */
+  uint64_t stored;     /* 201 */
+  uint64_t duplicates; /* 200 */
+  uint64_t rejected;   /* 400 */
+  uint64_t too_big;    /* 413 */
+  uint64_t bad_type;   /* 415 */
+  uint64_t limited;    /* 429 */
+  uint64_t other;      /* 404, 405, 500, 503 */
+};
+
+struct mts_rpt_receiver;
+
+/*!
+ * Start the receiver: bind, listen and serve in a background thread.
+ * \param[in] ctx    the context (allocator, log, clock); see "Threads".
+ * \param[in] store  the store the reports go to; borrowed, must outlive
+ *                   the receiver.
+ * \param[in] cfg    the configuration; copied (the PEM texts too).
+ * \param[out] out   the running receiver; NULL on failure.
+ * \return MTS_OK; MTS_EINVAL (bad address, cert without key, NULL
+ * argument); MTS_EUNAVAIL (TLS asked for but libmicrohttpd was built
+ * without it); MTS_EIO (cannot bind or start; logged); MTS_ENOMEM.
+ */
+MTS_API MTS_WUR enum mts_status
+mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
+                       const struct mts_rpt_receiver_config *cfg,
+                       struct mts_rpt_receiver **out);
+
+/*! \return the port listened on (the chosen one when cfg->port was 0). */
+MTS_API uint16_t mts_rpt_receiver_port(const struct mts_rpt_receiver *r);
+
+/*! Copy the counters (any thread). */
+MTS_API void mts_rpt_receiver_stats(struct mts_rpt_receiver *r,
+                                    struct mts_rpt_receiver_stats *out);
+
+/*! \return true when this libmicrohttpd can serve HTTPS. */
+MTS_API bool mts_rpt_receiver_tls_supported(void);
+
+/*! Stop serving (open connections are closed), join the thread, free.
+ *  NULL is a no-op. */
+MTS_API void mts_rpt_receiver_destroy(struct mts_rpt_receiver *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MTASTS_RPT_RECEIVER_H */
