@@ -28,11 +28,14 @@
 #include <mtasts/rpt_report_write.h>
 #include <mtasts/rpt_filename.h>
 #include <mtasts/rpt_event.h>
+#include <mtasts/rpt_session.h>
 #include <mtasts/rpt_store.h>
 #include <mtasts/rpt_html.h>
 #include <mtasts/rpt_receiver.h>
 #include <mtasts/rpt_unpack.h>
 #include <mtasts/rpt_mime.h>
+#include <mtasts/rpt_agg.h>
+#include <mtasts/rpt_deliver.h>
 #include <mtasts/net.h>
 #include <mtasts/net_cname.h>
 #include <mtasts/sts_discover.h>

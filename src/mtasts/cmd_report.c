@@ -1,6 +1,7 @@
 /*
  * cmd_report.c - `mtasts report <subcommand>`: TLS reports (RFC 8460).
  * Receiving side (issue 7): ingest, summary, ready, html, serve.
+ * Sending side (issue 6): show, send, dump.
  */
 #include <string.h>
 
@@ -30,6 +31,19 @@ static const struct report_cmd report_cmds[] = {
     {"serve", cmd_report_serve,
      "serve [--db FILE] --listen ADDR:PORT [--tls-cert F --tls-key F]\n"
      "        [--max-size BYTES] [--rate N/MIN]   receive rua=https: POSTs"},
+    {"show", cmd_report_show,
+     "show [--state FILE] [--day YYYY-MM-DD] [--domain D] [--json]\n"
+     "        outbound: what this host's reports will say"},
+    {"send", cmd_report_send,
+     "send [--state FILE] [--day DATE] [--domain D] [--dry-run DIR]\n"
+     "        [--rua URI] [--org NAME --contact ADDR --submitter DOMAIN]\n"
+     "        [--sendmail CMD] [--from ADDR] [--resolver IP[:PORT]]\n"
+     "        [--ca-file FILE] [--timeout S] [--insecure]\n"
+     "        outbound: build and deliver (or write) the reports"},
+    {"dump", cmd_report_dump,
+     "dump [--state FILE] --domain D [--day DATE] [--gzip]\n"
+     "        [--org NAME --contact ADDR --submitter DOMAIN]\n"
+     "        outbound: print one report as it would be sent"},
 };
 
 static void report_usage(FILE *out) {

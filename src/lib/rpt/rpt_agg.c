@@ -1,0 +1,1595 @@
+/*
+ * rpt_agg.c - the sending side's TLS report store; see rpt_agg.h.
+ *
+ * Keys. A policy is identified by its type and `pkey`, a self-delimiting
+ * encoding of its strings and mx hosts: per list "N" (unknown) or
+ * "L<count>" followed by "<len>:<bytes>" per element. A failure detail
+ * is identified by `dkey`, the same encoding of its seven optional
+ * strings ("N" or "S<len>:<bytes>" each). Lengths make the encodings
+ * injective whatever bytes the strings hold, and pkey decodes back into
+ * the arrays of the report.
+ *
+ * One connection, one thread; every public call is one transaction
+ * (BEGIN IMMEDIATE for writes, so two processes sharing the file
+ * serialise on SQLite's lock with a busy timeout).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+#include <uv.h>
+
+#include <mtasts/rpt_agg.h>
+#include <mtasts/rpt_report_write.h>
+
+#include "core/arena_int.h"
+#include "core/ctx_int.h"
+
+#define AG_SCHEMA_VERSION 1
+#define AG_APPLICATION_ID 0x4d545352 /* "MTSR" */
+#define AG_BUSY_TIMEOUT_MS 10000
+
+struct mts_rpt_agg {
+  struct mts_ctx *ctx;
+  sqlite3 *db;
+  char *path;
+  char *host;
+};
+
+static const char ag_sql_schema[] =
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE seen (session_id TEXT NOT NULL, source INTEGER NOT NULL,"
+    " day INTEGER NOT NULL, PRIMARY KEY (session_id, source)) WITHOUT ROWID;"
+    "CREATE INDEX seen_day ON seen (day);"
+    "CREATE TABLE policies (id INTEGER PRIMARY KEY, day INTEGER NOT NULL,"
+    " domain TEXT NOT NULL, tlsrpt TEXT NOT NULL, ptype INTEGER NOT NULL,"
+    " pdomain TEXT NOT NULL, pkey TEXT NOT NULL, host TEXT NOT NULL,"
+    " success INTEGER NOT NULL DEFAULT 0, failure INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (day, domain, tlsrpt, ptype, pdomain, pkey, host));"
+    "CREATE TABLE failures (policy INTEGER NOT NULL, dkey TEXT NOT NULL,"
+    " result_type TEXT NOT NULL, sending_ip TEXT, mx_hostname TEXT,"
+    " mx_helo TEXT, receiving_ip TEXT, additional TEXT, reason TEXT,"
+    " count INTEGER NOT NULL, PRIMARY KEY (policy, dkey)) WITHOUT ROWID;"
+    "CREATE TABLE reports (day INTEGER NOT NULL, domain TEXT NOT NULL,"
+    " state INTEGER NOT NULL, next_at INTEGER NOT NULL,"
+    " first_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, json TEXT,"
+    " PRIMARY KEY (day, domain)) WITHOUT ROWID;"
+    "CREATE TABLE deliveries (day INTEGER NOT NULL, domain TEXT NOT NULL,"
+    " rua TEXT NOT NULL, state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " first_at INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+    " done_at INTEGER NOT NULL DEFAULT 0, last_error TEXT, lease_owner TEXT,"
+    " lease_until INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (day, domain, rua)) WITHOUT ROWID;";
+
+/* ---- days ---- */
+
+int64_t mts_rpt_agg_day(int64_t t) {
+  int64_t d = t / MTS_RPT_DAY;
+
+  if (t % MTS_RPT_DAY < 0) {
+    d--;
+  }
+  return d * MTS_RPT_DAY;
+}
+
+/* Howard Hinnant's civil_from_days / days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  int64_t era, yy;
+  unsigned doe, yoe, doy, mp;
+
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = (unsigned)(z - era * 146097);
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  yy = (int64_t)yoe + era * 400;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yy + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  int64_t era;
+  unsigned yoe, doy, doe;
+
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = (unsigned)(y - era * 400);
+  doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+void mts_rpt_agg_day_str(int64_t day, char buf[static 11]) {
+  int64_t y;
+  unsigned m, d;
+  char tmp[48];
+
+  civil_from_days(mts_rpt_agg_day(day) / MTS_RPT_DAY, &y, &m, &d);
+  if (y < 0 || y > 9999) {
+    y = 0;
+    m = d = 0;
+  }
+  (void)snprintf(tmp, sizeof(tmp), "%04d-%02u-%02u", (int)y, m % 100, d % 100);
+  memcpy(buf, tmp, 10);
+  buf[10] = '\0';
+}
+
+static bool dig(char c) { return c >= '0' && c <= '9'; }
+
+enum mts_status mts_rpt_agg_day_parse(const char *s, int64_t *day) {
+  static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30,
+                                     31, 31, 30, 31, 30, 31};
+  unsigned y, m, d;
+  size_t i;
+
+  if (s == NULL || day == NULL || strlen(s) != 10 || s[4] != '-' ||
+      s[7] != '-') {
+    return MTS_EINVAL;
+  }
+  for (i = 0; i < 10; i++) {
+    if (i != 4 && i != 7 && !dig(s[i])) {
+      return MTS_EINVAL;
+    }
+  }
+  y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+                 (s[2] - '0') * 10 + (s[3] - '0'));
+  m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+  d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+      (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
+    return MTS_EINVAL;
+  }
+  *day = days_from_civil(y, m, d) * MTS_RPT_DAY;
+  return MTS_OK;
+}
+
+/* ---- a growable byte buffer on the context ---- */
+
+struct buf {
+  struct mts_ctx *ctx;
+  char *p;
+  size_t len, cap;
+  bool oom;
+};
+
+static void b_put(struct buf *b, const char *s, size_t n) {
+  if (b->oom) {
+    return;
+  }
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap == 0 ? 128 : b->cap;
+    char *np;
+
+    while (cap < b->len + n + 1) {
+      cap *= 2;
+    }
+    np = mts_realloc(b->ctx, b->p, cap);
+    if (np == NULL) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void b_str(struct buf *b, const char *s) { b_put(b, s, strlen(s)); }
+
+static void b_fmt_len(struct buf *b, char tag, size_t n) {
+  char tmp[32];
+  int k = snprintf(tmp, sizeof(tmp), "%c%zu:", tag, n);
+
+  b_put(b, tmp, (size_t)k);
+}
+
+/* One optional string: "N" or "S<len>:<bytes>". */
+static void b_opt(struct buf *b, const char *s) {
+  if (s == NULL) {
+    b_put(b, "N", 1);
+    return;
+  }
+  b_fmt_len(b, 'S', strlen(s));
+  b_str(b, s);
+}
+
+/* One list: "N" or "L<count>:" then "<len>:<bytes>" per element. */
+static void b_list(struct buf *b, const char *const *v, size_t n, bool known) {
+  size_t i;
+
+  if (!known) {
+    b_put(b, "N", 1);
+    return;
+  }
+  b_fmt_len(b, 'L', n);
+  for (i = 0; i < n; i++) {
+    const char *s = v[i] != NULL ? v[i] : "";
+    char tmp[32];
+    int k = snprintf(tmp, sizeof(tmp), "%zu:", strlen(s));
+
+    b_put(b, tmp, (size_t)k);
+    b_str(b, s);
+  }
+}
+
+/* Decode a number up to ':' at *p. */
+static bool d_num(const char **p, const char *end, size_t *out) {
+  size_t v = 0;
+  const char *s = *p;
+
+  if (s >= end || !dig(*s)) {
+    return false;
+  }
+  while (s < end && dig(*s)) {
+    if (v > (SIZE_MAX - 9) / 10) {
+      return false;
+    }
+    v = v * 10 + (size_t)(*s - '0');
+    s++;
+  }
+  if (s >= end || *s != ':') {
+    return false;
+  }
+  *p = s + 1;
+  *out = v;
+  return true;
+}
+
+/* Decode one list into the arena. \return 0 ok, -1 malformed, -2 OOM. */
+static int d_list(struct mts_arena *a, const char **p, const char *end,
+                  const char *const **out, size_t *n, bool *known) {
+  size_t cnt, i;
+  const char **v;
+
+  *out = NULL;
+  *n = 0;
+  *known = false;
+  if (*p >= end) {
+    return -1;
+  }
+  if (**p == 'N') {
+    (*p)++;
+    return 0;
+  }
+  if (**p != 'L') {
+    return -1;
+  }
+  (*p)++;
+  if (!d_num(p, end, &cnt) || cnt > (size_t)(end - *p)) {
+    return -1;
+  }
+  *known = true;
+  if (cnt == 0) {
+    return 0;
+  }
+  v = mts_arena_alloc(a, cnt * sizeof(*v));
+  if (v == NULL) {
+    return -2;
+  }
+  for (i = 0; i < cnt; i++) {
+    size_t len;
+
+    if (!d_num(p, end, &len) || len > (size_t)(end - *p)) {
+      return -1;
+    }
+    v[i] = mts_arena_strndup(a, *p, len);
+    if (v[i] == NULL) {
+      return -2;
+    }
+    *p += len;
+  }
+  *out = v;
+  *n = cnt;
+  return 0;
+}
+
+/* ---- SQLite helpers ---- */
+
+static void ag_log_db(struct mts_rpt_agg *g, const char *what) {
+  mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: %s: %s", g->path, what,
+          sqlite3_errmsg(g->db));
+}
+
+static enum mts_status ag_rc(struct mts_rpt_agg *g, int rc, const char *what) {
+  if ((rc & 0xff) == SQLITE_NOMEM) {
+    return MTS_ENOMEM;
+  }
+  ag_log_db(g, what);
+  return MTS_EIO;
+}
+
+static enum mts_status ag_prep(struct mts_rpt_agg *g, const char *sql,
+                               sqlite3_stmt **q) {
+  int rc = sqlite3_prepare_v2(g->db, sql, -1, q, NULL);
+
+  if (rc != SQLITE_OK) {
+    *q = NULL;
+    return ag_rc(g, rc, "prepare");
+  }
+  return MTS_OK;
+}
+
+static enum mts_status ag_exec(struct mts_rpt_agg *g, const char *sql) {
+  int rc = sqlite3_exec(g->db, sql, NULL, NULL, NULL);
+
+  return rc == SQLITE_OK ? MTS_OK : ag_rc(g, rc, sql);
+}
+
+static enum mts_status ag_begin(struct mts_rpt_agg *g) {
+  return ag_exec(g, "BEGIN IMMEDIATE");
+}
+
+static enum mts_status ag_end(struct mts_rpt_agg *g, enum mts_status st) {
+  if (st == MTS_OK) {
+    st = ag_exec(g, "COMMIT");
+    if (st == MTS_OK) {
+      return MTS_OK;
+    }
+  }
+  (void)sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+  return st;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *s) {
+  if (s == NULL) {
+    (void)sqlite3_bind_null(q, i);
+  } else {
+    (void)sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
+  }
+}
+
+/* Step a statement that returns no row. */
+static enum mts_status ag_step_done(struct mts_rpt_agg *g, sqlite3_stmt *q,
+                                    const char *what) {
+  int rc = sqlite3_step(q);
+
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? MTS_OK : ag_rc(g, rc, what);
+}
+
+static int ag_int_query(sqlite3 *db, const char *sql, int64_t *out) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int64(q, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  (void)sqlite3_finalize(q);
+  return rc;
+}
+
+static enum mts_status ag_schema(struct mts_rpt_agg *g) {
+  int64_t version = 0, appid = 0, ntables = 0;
+  char sql[160];
+  enum mts_status st;
+
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    return st;
+  }
+  if (ag_int_query(g->db, "PRAGMA user_version", &version) != SQLITE_OK ||
+      ag_int_query(g->db, "PRAGMA application_id", &appid) != SQLITE_OK ||
+      ag_int_query(g->db, "SELECT count(*) FROM sqlite_master", &ntables) !=
+          SQLITE_OK) {
+    ag_log_db(g, "cannot read the schema");
+    return ag_end(g, MTS_EIO);
+  }
+  if (appid != AG_APPLICATION_ID && (appid != 0 || ntables != 0)) {
+    mts_log(g->ctx, MTS_LOG_ERR,
+            "report store: %.200s: not an mtasts report store; refusing it",
+            g->path);
+    return ag_end(g, MTS_EIO);
+  }
+  if (version > AG_SCHEMA_VERSION) {
+    mts_log(g->ctx, MTS_LOG_ERR,
+            "report store: %.200s: schema version %lld is newer than %d",
+            g->path, (long long)version, AG_SCHEMA_VERSION);
+    return ag_end(g, MTS_EIO);
+  }
+  if (version == 0) {
+    uint8_t salt[8];
+    char hex[17];
+    sqlite3_stmt *q = NULL;
+    size_t i;
+
+    if (uv_random(NULL, NULL, salt, sizeof(salt), 0, NULL) != 0) {
+      mts_log(g->ctx, MTS_LOG_ERR, "report store: no random bytes");
+      return ag_end(g, MTS_EIO);
+    }
+    for (i = 0; i < sizeof(salt); i++) {
+      (void)snprintf(hex + 2 * i, 3, "%02x", salt[i]);
+    }
+    (void)snprintf(sql, sizeof(sql),
+                   "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+                   AG_APPLICATION_ID, AG_SCHEMA_VERSION);
+    st = ag_exec(g, ag_sql_schema);
+    if (st == MTS_OK) {
+      st = ag_exec(g, sql);
+    }
+    if (st == MTS_OK) {
+      st = ag_prep(g, "INSERT INTO meta VALUES ('salt', ?1)", &q);
+    }
+    if (st == MTS_OK) {
+      bind_text(q, 1, hex);
+      st = ag_step_done(g, q, "salt");
+    }
+    (void)sqlite3_finalize(q);
+    if (st != MTS_OK) {
+      return ag_end(g, st);
+    }
+  }
+  return ag_end(g, MTS_OK);
+}
+
+static bool host_ok(const char *h) {
+  size_t n = h != NULL ? strlen(h) : 0;
+  size_t i;
+
+  if (n == 0 || n > 255) {
+    return false;
+  }
+  for (i = 0; i < n; i++) {
+    if ((unsigned char)h[i] <= 0x20 || (unsigned char)h[i] >= 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+enum mts_status mts_rpt_agg_open(struct mts_ctx *ctx, const char *path,
+                                 const char *host, struct mts_rpt_agg **out) {
+  struct mts_rpt_agg *g;
+  struct stat sb;
+  enum mts_status st = MTS_EIO;
+  sqlite3_stmt *q = NULL;
+  int fd_rc;
+
+  if (out != NULL) {
+    *out = NULL;
+  }
+  if (ctx == NULL || path == NULL || out == NULL || !host_ok(host)) {
+    return MTS_EINVAL;
+  }
+  g = mts_calloc(ctx, 1, sizeof(*g));
+  if (g == NULL) {
+    return MTS_ENOMEM;
+  }
+  g->ctx = ctx;
+  g->path = mts_strdup(ctx, path);
+  g->host = mts_strdup(ctx, host);
+  if (g->path == NULL || g->host == NULL) {
+    st = MTS_ENOMEM;
+    goto fail;
+  }
+  fd_rc = stat(path, &sb);
+  if (fd_rc == 0 && (sb.st_mode & S_IWOTH) != 0) {
+    mts_log(ctx, MTS_LOG_ERR,
+            "report store: %.200s: refused: the file is world-writable",
+            path);
+    goto fail;
+  }
+  if (fd_rc != 0) {
+    /* Create it 0600 before SQLite does (SQLite uses 0644 less umask). */
+    FILE *f;
+    mode_t old = umask(077);
+
+    f = fopen(path, "ab");
+    (void)umask(old);
+    if (f != NULL) {
+      (void)fclose(f);
+    }
+  }
+  if (sqlite3_open_v2(path, &g->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL) != SQLITE_OK) {
+    if (g->db == NULL) {
+      st = MTS_ENOMEM;
+    } else {
+      ag_log_db(g, "cannot open");
+    }
+    goto fail;
+  }
+  (void)sqlite3_busy_timeout(g->db, AG_BUSY_TIMEOUT_MS);
+  if (sqlite3_prepare_v2(g->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) !=
+          SQLITE_OK ||
+      sqlite3_step(q) != SQLITE_ROW) {
+    ag_log_db(g, "cannot switch to WAL");
+    goto fail;
+  }
+  (void)sqlite3_finalize(q);
+  q = NULL;
+  if (ag_exec(g, "PRAGMA synchronous = NORMAL") != MTS_OK) {
+    goto fail;
+  }
+  st = ag_schema(g);
+  if (st != MTS_OK) {
+    goto fail;
+  }
+  *out = g;
+  return MTS_OK;
+fail:
+  (void)sqlite3_finalize(q);
+  mts_rpt_agg_close(g);
+  return st;
+}
+
+void mts_rpt_agg_close(struct mts_rpt_agg *g) {
+  if (g == NULL) {
+    return;
+  }
+  if (g->db != NULL) {
+    (void)sqlite3_close(g->db);
+  }
+  mts_free(g->ctx, g->path);
+  mts_free(g->ctx, g->host);
+  mts_free(g->ctx, g);
+}
+
+void mts_rpt_agg_free(struct mts_rpt_agg *g, void *p) {
+  if (g != NULL) {
+    mts_free(g->ctx, p);
+  }
+}
+
+/* ---- adding events ---- */
+
+static bool domain_ok(const char *d) {
+  size_t n = d != NULL ? strlen(d) : 0;
+  size_t i;
+
+  if (n == 0 || n > 253) {
+    return false;
+  }
+  for (i = 0; i < n; i++) {
+    char c = d[i];
+
+    if (!((c >= 'a' && c <= 'z') || dig(c) || c == '-' || c == '.' ||
+          c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
+                                      const struct mts_rpt_failure *f) {
+  struct buf b = {g->ctx, NULL, 0, 0, false};
+  const char *rt = f->result_type != NULL && f->result_type[0] != '\0'
+                       ? f->result_type
+                       : "validation-failure";
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+
+  b_opt(&b, rt);
+  b_opt(&b, f->sending_mta_ip);
+  b_opt(&b, f->receiving_mx_hostname);
+  b_opt(&b, f->receiving_mx_helo);
+  b_opt(&b, f->receiving_ip);
+  b_opt(&b, f->additional_information);
+  b_opt(&b, f->failure_reason_code);
+  if (b.oom) {
+    mts_free(g->ctx, b.p);
+    return MTS_ENOMEM;
+  }
+  st = ag_prep(g,
+               "INSERT INTO failures VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+               " ?9, 1) ON CONFLICT (policy, dkey) DO UPDATE SET"
+               " count = count + 1",
+               &q);
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, pid);
+    bind_text(q, 2, b.p);
+    bind_text(q, 3, rt);
+    bind_text(q, 4, f->sending_mta_ip);
+    bind_text(q, 5, f->receiving_mx_hostname);
+    bind_text(q, 6, f->receiving_mx_helo);
+    bind_text(q, 7, f->receiving_ip);
+    bind_text(q, 8, f->additional_information);
+    bind_text(q, 9, f->failure_reason_code);
+    st = ag_step_done(g, q, "add failure");
+  }
+  (void)sqlite3_finalize(q);
+  mts_free(g->ctx, b.p);
+  return st;
+}
+
+enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
+                                const struct mts_rpt_event *ev,
+                                bool *counted) {
+  struct buf key;
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  int64_t day, pid = 0;
+  size_t i;
+  int rc;
+
+  if (counted != NULL) {
+    *counted = false;
+  }
+  if (g == NULL || ev == NULL || !domain_ok(ev->policy_domain) ||
+      (ev->report_domain != NULL && !domain_ok(ev->report_domain)) ||
+      ev->source < MTS_RPT_SRC_DATAGRAM || ev->source > MTS_RPT_SRC_DAEMON ||
+      (ev->nfailures > 0 && ev->failures == NULL) ||
+      (ev->npolicy_strings > 0 && ev->policy_strings == NULL) ||
+      (ev->nmx_hosts > 0 && ev->mx_hosts == NULL)) {
+    return MTS_EINVAL;
+  }
+  day = mts_rpt_agg_day(ev->time);
+  key.ctx = g->ctx;
+  key.p = NULL;
+  key.len = key.cap = 0;
+  key.oom = false;
+  b_list(&key, ev->policy_strings, ev->npolicy_strings,
+         ev->policy_strings != NULL);
+  b_list(&key, ev->mx_hosts, ev->nmx_hosts, true);
+  if (key.oom) {
+    mts_free(g->ctx, key.p);
+    return MTS_ENOMEM;
+  }
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    mts_free(g->ctx, key.p);
+    return st;
+  }
+  if (ev->session_id != NULL && ev->session_id[0] != '\0') {
+    st = ag_prep(g,
+                 "SELECT 1 FROM seen WHERE session_id = ?1 AND source <> ?2"
+                 " LIMIT 1",
+                 &q);
+    if (st == MTS_OK) {
+      bind_text(q, 1, ev->session_id);
+      (void)sqlite3_bind_int(q, 2, (int)ev->source);
+      rc = sqlite3_step(q);
+      if (rc == SQLITE_ROW) {
+        (void)sqlite3_finalize(q);
+        mts_free(g->ctx, key.p);
+        return ag_end(g, MTS_OK); /* counted by another input */
+      }
+      if (rc != SQLITE_DONE) {
+        st = ag_rc(g, rc, "seen");
+      }
+    }
+    (void)sqlite3_finalize(q);
+    q = NULL;
+    if (st == MTS_OK) {
+      st = ag_prep(g, "INSERT OR IGNORE INTO seen VALUES (?1, ?2, ?3)", &q);
+    }
+    if (st == MTS_OK) {
+      bind_text(q, 1, ev->session_id);
+      (void)sqlite3_bind_int(q, 2, (int)ev->source);
+      (void)sqlite3_bind_int64(q, 3, day);
+      st = ag_step_done(g, q, "seen insert");
+    }
+    (void)sqlite3_finalize(q);
+    q = NULL;
+  }
+  if (st == MTS_OK) {
+    st = ag_prep(g,
+                 "INSERT INTO policies (day, domain, tlsrpt, ptype, pkey, host,"
+                 " success, failure, pdomain) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                 " ?7, ?8, ?9) ON CONFLICT (day, domain, tlsrpt, ptype,"
+                 " pdomain, pkey, host) DO"
+                 " UPDATE SET success = success + excluded.success,"
+                 " failure = failure + excluded.failure RETURNING id",
+                 &q);
+  }
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, day);
+    bind_text(q, 2, ev->report_domain != NULL ? ev->report_domain
+                                              : ev->policy_domain);
+    bind_text(q, 3, ev->tlsrpt_record != NULL ? ev->tlsrpt_record : "");
+    bind_text(q, 9, ev->policy_domain);
+    (void)sqlite3_bind_int(q, 4, (int)ev->policy_type);
+    bind_text(q, 5, key.p);
+    bind_text(q, 6, g->host);
+    (void)sqlite3_bind_int(q, 7, ev->success ? 1 : 0);
+    (void)sqlite3_bind_int(q, 8, ev->success ? 0 : 1);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      pid = sqlite3_column_int64(q, 0);
+      rc = sqlite3_step(q);
+    }
+    if (rc != SQLITE_DONE) {
+      st = ag_rc(g, rc, "add policy");
+    }
+  }
+  (void)sqlite3_finalize(q);
+  for (i = 0; st == MTS_OK && i < ev->nfailures; i++) {
+    st = ag_add_failure(g, pid, &ev->failures[i]);
+  }
+  mts_free(g->ctx, key.p);
+  st = ag_end(g, st);
+  if (st == MTS_OK && counted != NULL) {
+    *counted = true;
+  }
+  return st;
+}
+
+enum mts_status mts_rpt_agg_prune(struct mts_rpt_agg *g, int64_t before) {
+  static const char *const sqls[] = {
+      ("DELETE FROM failures WHERE policy IN (SELECT id FROM policies"
+       " WHERE day < ?1)"),
+      "DELETE FROM policies WHERE day < ?1",
+      "DELETE FROM seen WHERE day < ?1",
+      "DELETE FROM reports WHERE day < ?1",
+      "DELETE FROM deliveries WHERE day < ?1",
+  };
+  enum mts_status st;
+  size_t i;
+
+  if (g == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    return st;
+  }
+  for (i = 0; st == MTS_OK && i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+    sqlite3_stmt *q = NULL;
+
+    st = ag_prep(g, sqls[i], &q);
+    if (st == MTS_OK) {
+      (void)sqlite3_bind_int64(q, 1, before);
+      st = ag_step_done(g, q, "prune");
+    }
+    (void)sqlite3_finalize(q);
+  }
+  return ag_end(g, st);
+}
+
+/* ---- settings ---- */
+
+enum mts_status mts_rpt_agg_set(struct mts_rpt_agg *g, const char *key,
+                                const char *value) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+
+  if (g == NULL || key == NULL || strcmp(key, "salt") == 0) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(g,
+               value != NULL ? "INSERT OR REPLACE INTO meta VALUES (?1, ?2)"
+                             : "DELETE FROM meta WHERE key = ?1",
+               &q);
+  if (st == MTS_OK) {
+    bind_text(q, 1, key);
+    if (value != NULL) {
+      bind_text(q, 2, value);
+    }
+    st = ag_step_done(g, q, "set");
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+enum mts_status mts_rpt_agg_get(struct mts_rpt_agg *g, const char *key,
+                                char **value) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  int rc;
+
+  if (value != NULL) {
+    *value = NULL;
+  }
+  if (g == NULL || key == NULL || value == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(g, "SELECT value FROM meta WHERE key = ?1", &q);
+  if (st == MTS_OK) {
+    bind_text(q, 1, key);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      *value = mts_strdup(g->ctx, (const char *)sqlite3_column_text(q, 0));
+      if (*value == NULL) {
+        st = MTS_ENOMEM;
+      }
+    } else if (rc != SQLITE_DONE) {
+      st = ag_rc(g, rc, "get");
+    }
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+/* ---- listing ---- */
+
+static const char *col_text(sqlite3_stmt *q, int i) {
+  return (const char *)sqlite3_column_text(q, i);
+}
+
+enum mts_status mts_rpt_agg_days(struct mts_rpt_agg *g, int64_t day,
+                                 const char *domain, mts_rpt_agg_day_fn fn,
+                                 void *arg) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  int rc;
+
+  if (g == NULL || fn == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(
+      g,
+      "SELECT p.day, p.domain, SUM(p.success), SUM(p.failure),"
+      " COUNT(DISTINCT p.ptype || ' ' || p.pdomain || ' ' || p.pkey),"
+      " COUNT(DISTINCT p.host),"
+      " (SELECT r.state FROM reports r WHERE r.day = p.day AND"
+      "  r.domain = p.domain)"
+      " FROM policies p WHERE (?1 < 0 OR p.day = ?1) AND"
+      " (?2 IS NULL OR p.domain = ?2) GROUP BY p.day, p.domain"
+      " ORDER BY p.day, p.domain",
+      &q);
+  if (st != MTS_OK) {
+    return st;
+  }
+  (void)sqlite3_bind_int64(q, 1, day);
+  bind_text(q, 2, domain);
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    struct mts_rpt_agg_day_row row;
+
+    row.day = sqlite3_column_int64(q, 0);
+    row.domain = col_text(q, 1);
+    row.successful = (uint64_t)sqlite3_column_int64(q, 2);
+    row.failed = (uint64_t)sqlite3_column_int64(q, 3);
+    row.npolicies = (size_t)sqlite3_column_int64(q, 4);
+    row.nhosts = (size_t)sqlite3_column_int64(q, 5);
+    row.report_state =
+        sqlite3_column_type(q, 6) == SQLITE_NULL
+            ? NULL
+            : mts_rpt_agg_rstate_str(
+                  (enum mts_rpt_agg_rstate)sqlite3_column_int(q, 6));
+    if (!fn(arg, &row)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    st = ag_rc(g, rc, "days");
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+/* ---- reports ---- */
+
+struct mts_rpt_agg_report {
+  struct mts_arena *arena;
+  struct mts_rpt_report_data data;
+};
+
+static const char *ptype_str(int t) {
+  switch (t) {
+  case MTS_RPT_POLICY_TLSA:
+    return "tlsa";
+  case MTS_RPT_POLICY_STS:
+    return "sts";
+  case MTS_RPT_POLICY_NO_POLICY_FOUND:
+    return "no-policy-found";
+  default:
+    return NULL;
+  }
+}
+
+static const char *a_col(struct mts_arena *a, sqlite3_stmt *q, int i,
+                         bool *oom) {
+  const char *s;
+  char *c;
+
+  if (sqlite3_column_type(q, i) == SQLITE_NULL) {
+    return NULL;
+  }
+  s = col_text(q, i);
+  if (s == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  c = mts_arena_strndup(a, s, (size_t)sqlite3_column_bytes(q, i));
+  if (c == NULL) {
+    *oom = true;
+  }
+  return c;
+}
+
+static enum mts_status ag_salt(struct mts_rpt_agg *g, char salt[17]) {
+  char *v = NULL;
+  enum mts_status st = mts_rpt_agg_get(g, "salt", &v);
+
+  if (st != MTS_OK) {
+    return st;
+  }
+  if (v == NULL || strlen(v) != 16) {
+    mts_free(g->ctx, v);
+    mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: no salt", g->path);
+    return MTS_EIO;
+  }
+  memcpy(salt, v, 17);
+  mts_free(g->ctx, v);
+  return MTS_OK;
+}
+
+/* Fill the failure details of policy group (ptype, pkey). */
+static enum mts_status ag_failures(struct mts_rpt_agg *g, struct mts_arena *a,
+                                   int64_t day, const char *domain, int ptype,
+                                   const char *pdomain, const char *pkey,
+                                   struct mts_rpt_policy *pol) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  struct mts_rpt_failure *v = NULL;
+  size_t n = 0, cap = 0;
+  int rc;
+  bool oom = false;
+
+  st = ag_prep(g,
+               "SELECT f.result_type, f.sending_ip, f.mx_hostname, f.mx_helo,"
+               " f.receiving_ip, f.additional, f.reason, SUM(f.count),"
+               " (SELECT COUNT(DISTINCT f2.dkey) FROM failures f2 JOIN"
+               "  policies p2 ON f2.policy = p2.id WHERE p2.day = ?1 AND"
+               "  p2.domain = ?2 AND p2.ptype = ?3 AND p2.pkey = ?4 AND"
+               "  p2.pdomain = ?5)"
+               " FROM failures f JOIN policies p ON f.policy = p.id"
+               " WHERE p.day = ?1 AND p.domain = ?2 AND p.ptype = ?3 AND"
+               " p.pkey = ?4 AND p.pdomain = ?5 GROUP BY f.dkey"
+               " ORDER BY f.result_type, f.dkey",
+               &q);
+  if (st != MTS_OK) {
+    return st;
+  }
+  (void)sqlite3_bind_int64(q, 1, day);
+  bind_text(q, 2, domain);
+  (void)sqlite3_bind_int(q, 3, ptype);
+  bind_text(q, 4, pkey);
+  bind_text(q, 5, pdomain);
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    struct mts_rpt_failure *f;
+
+    if (v == NULL) {
+      cap = (size_t)sqlite3_column_int64(q, 8);
+      if (cap == 0) {
+        break;
+      }
+      v = mts_arena_alloc(a, cap * sizeof(*v));
+      if (v == NULL) {
+        st = MTS_ENOMEM;
+        break;
+      }
+    }
+    if (n >= cap) {
+      break;
+    }
+    f = &v[n++];
+    memset(f, 0, sizeof(*f));
+    f->result_type = a_col(a, q, 0, &oom);
+    f->sending_mta_ip = a_col(a, q, 1, &oom);
+    f->receiving_mx_hostname = a_col(a, q, 2, &oom);
+    f->receiving_mx_helo = a_col(a, q, 3, &oom);
+    f->receiving_ip = a_col(a, q, 4, &oom);
+    f->additional_information = a_col(a, q, 5, &oom);
+    f->failure_reason_code = a_col(a, q, 6, &oom);
+    f->failed_session_count = (uint64_t)sqlite3_column_int64(q, 7);
+    if (oom) {
+      st = MTS_ENOMEM;
+      break;
+    }
+  }
+  if (st == MTS_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    st = ag_rc(g, rc, "failures");
+  }
+  (void)sqlite3_finalize(q);
+  pol->failures = v;
+  pol->nfailures = n;
+  return st;
+}
+
+enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
+                                         const char *domain,
+                                         const struct mts_rpt_agg_identity *id,
+                                         struct mts_rpt_agg_report **out) {
+  struct mts_arena *a = NULL;
+  struct mts_rpt_agg_report *r;
+  struct mts_rpt_policy *pols = NULL;
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  char salt[17], ds[11];
+  size_t n = 0, cap = 0;
+  int rc;
+  bool oom = false;
+
+  if (out != NULL) {
+    *out = NULL;
+  }
+  if (g == NULL || out == NULL || id == NULL || !domain_ok(domain) ||
+      id->organization_name == NULL || id->contact_info == NULL ||
+      !domain_ok(id->submitter) || mts_rpt_agg_day(day) != day) {
+    return MTS_EINVAL;
+  }
+  st = ag_salt(g, salt);
+  if (st != MTS_OK) {
+    return st;
+  }
+  r = mts_arena_create_object(g->ctx, sizeof(*r), &a);
+  if (r == NULL) {
+    return MTS_ENOMEM;
+  }
+  r->arena = a;
+  mts_rpt_agg_day_str(day, ds);
+  r->data.organization_name = mts_arena_strndup(
+      a, id->organization_name, strlen(id->organization_name));
+  r->data.contact_info =
+      mts_arena_strndup(a, id->contact_info, strlen(id->contact_info));
+  r->data.report_id =
+      mts_arena_printf(a, "%s.%s.%s@%s", ds, domain, salt, id->submitter);
+  r->data.start = day;
+  r->data.end = day + MTS_RPT_DAY - 1;
+  r->data.start_had_zone = r->data.end_had_zone = true;
+  if (r->data.organization_name == NULL || r->data.contact_info == NULL ||
+      r->data.report_id == NULL) {
+    st = MTS_ENOMEM;
+    goto done;
+  }
+  st = ag_exec(g, "BEGIN");
+  if (st != MTS_OK) {
+    goto done;
+  }
+  st = ag_prep(g,
+               "SELECT ptype, pkey, SUM(success), SUM(failure),"
+               " (SELECT COUNT(DISTINCT p2.ptype || ' ' || p2.pdomain || ' '"
+               "  || p2.pkey) FROM policies p2 WHERE p2.day = ?1 AND"
+               "  p2.domain = ?2 AND p2.ptype <> 0), pdomain"
+               " FROM policies WHERE day = ?1 AND domain = ?2 AND ptype <> 0"
+               " GROUP BY ptype, pdomain, pkey ORDER BY ptype, pdomain, pkey",
+               &q);
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, day);
+    bind_text(q, 2, domain);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+      struct mts_rpt_policy *p;
+      const char *pkey = col_text(q, 1);
+      const char *pend;
+      int ptype = sqlite3_column_int(q, 0);
+      bool known_strings, known_mx;
+      int drc;
+
+      if (pols == NULL) {
+        cap = (size_t)sqlite3_column_int64(q, 4);
+        pols = cap > 0 ? mts_arena_alloc(a, cap * sizeof(*pols)) : NULL;
+        if (pols == NULL) {
+          st = MTS_ENOMEM;
+          break;
+        }
+      }
+      if (n >= cap || pkey == NULL) {
+        st = pkey == NULL ? MTS_ENOMEM : st;
+        break;
+      }
+      p = &pols[n++];
+      memset(p, 0, sizeof(*p));
+      p->policy_type = ptype_str(ptype);
+      p->policy_domain = a_col(a, q, 5, &oom);
+      if (oom) {
+        st = MTS_ENOMEM;
+        break;
+      }
+      p->total_successful = (uint64_t)sqlite3_column_int64(q, 2);
+      p->total_failure = (uint64_t)sqlite3_column_int64(q, 3);
+      if (p->policy_type == NULL || p->policy_domain == NULL) {
+        st = p->policy_domain == NULL ? MTS_ENOMEM : MTS_EIO;
+        break;
+      }
+      pend = pkey + sqlite3_column_bytes(q, 1);
+      drc = d_list(a, &pkey, pend, &p->policy_strings, &p->npolicy_strings,
+                   &known_strings);
+      if (drc == 0) {
+        drc = d_list(a, &pkey, pend, &p->mx_hosts, &p->nmx_hosts, &known_mx);
+      }
+      if (drc != 0) {
+        if (drc == -1) {
+          mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: bad policy key",
+                  g->path);
+        }
+        st = drc == -2 ? MTS_ENOMEM : MTS_EIO;
+        break;
+      }
+      p->has_policy_string = known_strings;
+      st = ag_failures(g, a, day, domain, ptype, p->policy_domain,
+                       col_text(q, 1), p);
+      if (st != MTS_OK) {
+        break;
+      }
+    }
+    if (st == MTS_OK && rc != SQLITE_DONE) {
+      st = ag_rc(g, rc, "report");
+    }
+  }
+  (void)sqlite3_finalize(q);
+  (void)sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+  if (st == MTS_OK && n == 0) {
+    st = MTS_ENOTFOUND;
+  }
+  r->data.policies = pols;
+  r->data.npolicies = n;
+done:
+  if (st != MTS_OK) {
+    mts_arena_destroy(a);
+    return st;
+  }
+  *out = r;
+  return MTS_OK;
+}
+
+const struct mts_rpt_report_data *
+mts_rpt_agg_report_data(const struct mts_rpt_agg_report *r) {
+  return r != NULL ? &r->data : NULL;
+}
+
+void mts_rpt_agg_report_destroy(struct mts_rpt_agg_report *r) {
+  if (r != NULL) {
+    mts_arena_destroy(r->arena);
+  }
+}
+
+enum mts_status mts_rpt_agg_report_json(struct mts_rpt_agg *g, int64_t day,
+                                        const char *domain,
+                                        const struct mts_rpt_agg_identity *id,
+                                        bool freeze, char **json,
+                                        size_t *len) {
+  sqlite3_stmt *q = NULL;
+  struct mts_rpt_agg_report *r = NULL;
+  char *w = NULL, *copy;
+  size_t wlen = 0;
+  enum mts_status st;
+  int rc;
+
+  if (json != NULL) {
+    *json = NULL;
+  }
+  if (len != NULL) {
+    *len = 0;
+  }
+  if (g == NULL || json == NULL || len == NULL || !domain_ok(domain)) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(g, "SELECT json FROM reports WHERE day = ?1 AND domain = ?2"
+                  " AND json IS NOT NULL",
+               &q);
+  if (st != MTS_OK) {
+    return st;
+  }
+  (void)sqlite3_bind_int64(q, 1, day);
+  bind_text(q, 2, domain);
+  rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    size_t n = (size_t)sqlite3_column_bytes(q, 0);
+    const char *s = col_text(q, 0);
+
+    *json = s != NULL ? mts_strndup(g->ctx, s, n) : NULL;
+    *len = n;
+    (void)sqlite3_finalize(q);
+    return *json != NULL ? MTS_OK : MTS_ENOMEM;
+  }
+  (void)sqlite3_finalize(q);
+  q = NULL;
+  if (rc != SQLITE_DONE) {
+    return ag_rc(g, rc, "report json");
+  }
+  st = mts_rpt_agg_report_build(g, day, domain, id, &r);
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = mts_rpt_report_write_json(g->ctx, &r->data, &w, &wlen);
+  mts_rpt_agg_report_destroy(r);
+  if (st != MTS_OK) {
+    return st;
+  }
+  copy = mts_strndup(g->ctx, w, wlen);
+  mts_rpt_report_write_free(g->ctx, w);
+  if (copy == NULL) {
+    return MTS_ENOMEM;
+  }
+  if (freeze) {
+    st = ag_prep(g,
+                 "INSERT INTO reports (day, domain, state, next_at, json)"
+                 " VALUES (?1, ?2, 0, 0, ?3) ON CONFLICT (day, domain) DO"
+                 " UPDATE SET json = excluded.json WHERE json IS NULL",
+                 &q);
+    if (st == MTS_OK) {
+      (void)sqlite3_bind_int64(q, 1, day);
+      bind_text(q, 2, domain);
+      bind_text(q, 3, copy);
+      st = ag_step_done(g, q, "freeze");
+    }
+    (void)sqlite3_finalize(q);
+    if (st != MTS_OK) {
+      mts_free(g->ctx, copy);
+      return st;
+    }
+  }
+  *json = copy;
+  *len = wlen;
+  return MTS_OK;
+}
+
+/* ---- discovery and delivery state ---- */
+
+const char *mts_rpt_agg_rstate_str(enum mts_rpt_agg_rstate s) {
+  switch (s) {
+  case MTS_RPT_AGG_R_WAIT:
+    return "wait";
+  case MTS_RPT_AGG_R_PLANNED:
+    return "planned";
+  case MTS_RPT_AGG_R_NORUA:
+    return "norua";
+  case MTS_RPT_AGG_R_OPTOUT:
+    return "optout";
+  case MTS_RPT_AGG_R_GAVEUP:
+    return "gaveup";
+  default:
+    return "?";
+  }
+}
+
+enum mts_status mts_rpt_agg_schedule(struct mts_rpt_agg *g, int64_t today,
+                                     mts_rpt_agg_first_at_fn first_at_fn,
+                                     void *arg, size_t *nout) {
+  sqlite3_stmt *sel = NULL, *ins = NULL;
+  enum mts_status st;
+  size_t n = 0;
+  int rc;
+
+  if (nout != NULL) {
+    *nout = 0;
+  }
+  if (g == NULL || first_at_fn == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = ag_prep(g,
+               "SELECT DISTINCT p.day, p.domain FROM policies p WHERE"
+               " p.day < ?1 AND NOT EXISTS (SELECT 1 FROM reports r WHERE"
+               " r.day = p.day AND r.domain = p.domain) ORDER BY p.day,"
+               " p.domain",
+               &sel);
+  if (st == MTS_OK) {
+    st = ag_prep(g,
+                 "INSERT OR IGNORE INTO reports (day, domain, state, next_at)"
+                 " VALUES (?1, ?2, 0, ?3)",
+                 &ins);
+  }
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(sel, 1, today);
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+      int64_t day = sqlite3_column_int64(sel, 0);
+      const char *dom = col_text(sel, 1);
+
+      (void)sqlite3_reset(ins);
+      (void)sqlite3_bind_int64(ins, 1, day);
+      bind_text(ins, 2, dom);
+      (void)sqlite3_bind_int64(ins, 3, first_at_fn(arg, day, dom));
+      st = ag_step_done(g, ins, "schedule");
+      if (st != MTS_OK) {
+        break;
+      }
+      n++;
+    }
+    if (st == MTS_OK && rc != SQLITE_DONE) {
+      st = ag_rc(g, rc, "schedule");
+    }
+  }
+  (void)sqlite3_finalize(sel);
+  (void)sqlite3_finalize(ins);
+  st = ag_end(g, st);
+  if (st == MTS_OK && nout != NULL) {
+    *nout = n;
+  }
+  return st;
+}
+
+enum mts_status mts_rpt_agg_due(struct mts_rpt_agg *g, int64_t now,
+                                mts_rpt_agg_pending_fn fn, void *arg) {
+  /* The rows are read into memory first, so fn may change the store. */
+  struct item {
+    int64_t day, first_at, next_at;
+    uint32_t attempts;
+    char *domain, *rua;
+  } *items = NULL;
+  static const char *const sqls[2] = {
+      "SELECT day, domain, NULL, 0, first_at, next_at FROM reports WHERE"
+      " state = 0 AND (?1 < 0 OR next_at <= ?1) ORDER BY next_at, day, domain",
+      "SELECT day, domain, rua, attempts, first_at, next_at FROM deliveries"
+      " WHERE state = 'pending' AND (?1 < 0 OR next_at <= ?1)"
+      " ORDER BY next_at, day, domain, rua"};
+  size_t n = 0, cap = 0, i, k;
+  enum mts_status st = MTS_OK;
+  bool go = true;
+
+  if (g == NULL || fn == NULL) {
+    return MTS_EINVAL;
+  }
+  for (k = 0; k < 2 && st == MTS_OK; k++) {
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    st = ag_prep(g, sqls[k], &q);
+    if (st != MTS_OK) {
+      break;
+    }
+    (void)sqlite3_bind_int64(q, 1, now);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+      struct item *it;
+
+      if (n == cap) {
+        size_t nc = cap == 0 ? 8 : cap * 2;
+        struct item *ni = mts_reallocarray(g->ctx, items, nc, sizeof(*ni));
+
+        if (ni == NULL) {
+          st = MTS_ENOMEM;
+          break;
+        }
+        items = ni;
+        cap = nc;
+      }
+      it = &items[n];
+      it->day = sqlite3_column_int64(q, 0);
+      it->domain = mts_strdup(g->ctx, col_text(q, 1) != NULL ? col_text(q, 1)
+                                                             : "");
+      it->rua = NULL;
+      if (sqlite3_column_type(q, 2) != SQLITE_NULL) {
+        it->rua = mts_strdup(g->ctx, col_text(q, 2));
+        if (it->rua == NULL) {
+          mts_free(g->ctx, it->domain);
+          it->domain = NULL;
+        }
+      }
+      if (it->domain == NULL) {
+        mts_free(g->ctx, it->rua);
+        st = MTS_ENOMEM;
+        break;
+      }
+      n++;
+      it->attempts = (uint32_t)sqlite3_column_int64(q, 3);
+      it->first_at = sqlite3_column_int64(q, 4);
+      it->next_at = sqlite3_column_int64(q, 5);
+    }
+    if (st == MTS_OK && rc != SQLITE_DONE) {
+      st = ag_rc(g, rc, "due");
+    }
+    (void)sqlite3_finalize(q);
+  }
+  for (i = 0; i < n; i++) {
+    if (st == MTS_OK && go) {
+      struct mts_rpt_agg_pending p;
+
+      p.day = items[i].day;
+      p.domain = items[i].domain;
+      p.rua = items[i].rua;
+      p.attempts = items[i].attempts;
+      p.first_at = items[i].first_at;
+      p.next_at = items[i].next_at;
+      go = fn(arg, &p);
+    }
+    mts_free(g->ctx, items[i].domain);
+    mts_free(g->ctx, items[i].rua);
+  }
+  mts_free(g->ctx, items);
+  return st;
+}
+
+enum mts_status mts_rpt_agg_set_rstate(struct mts_rpt_agg *g, int64_t day,
+                                       const char *domain,
+                                       enum mts_rpt_agg_rstate state,
+                                       const char *const *ruas, size_t n,
+                                       int64_t now, int64_t next_at,
+                                       const char *why) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  size_t i;
+
+  if (g == NULL || !domain_ok(domain) || state > MTS_RPT_AGG_R_GAVEUP ||
+      (state == MTS_RPT_AGG_R_PLANNED && (n == 0 || ruas == NULL))) {
+    return MTS_EINVAL;
+  }
+  for (i = 0; i < n; i++) {
+    if (ruas[i] == NULL) {
+      return MTS_EINVAL;
+    }
+  }
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = ag_prep(g,
+               "INSERT INTO reports (day, domain, state, next_at, first_at,"
+               " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+               " ON CONFLICT (day, domain) DO UPDATE SET state = ?3,"
+               " next_at = ?4, first_at = CASE WHEN first_at = 0 THEN ?5"
+               " ELSE first_at END, last_error = ?6",
+               &q);
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, day);
+    bind_text(q, 2, domain);
+    (void)sqlite3_bind_int(q, 3, (int)state);
+    (void)sqlite3_bind_int64(q, 4, state == MTS_RPT_AGG_R_WAIT ? next_at : 0);
+    (void)sqlite3_bind_int64(q, 5, now);
+    bind_text(q, 6, why);
+    st = ag_step_done(g, q, "report state");
+  }
+  (void)sqlite3_finalize(q);
+  q = NULL;
+  if (st == MTS_OK && state == MTS_RPT_AGG_R_PLANNED) {
+    st = ag_prep(g,
+                 "INSERT OR IGNORE INTO deliveries (day, domain, rua, state,"
+                 " next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                 &q);
+    for (i = 0; st == MTS_OK && i < n; i++) {
+      (void)sqlite3_reset(q);
+      (void)sqlite3_bind_int64(q, 1, day);
+      bind_text(q, 2, domain);
+      bind_text(q, 3, ruas[i]);
+      (void)sqlite3_bind_int64(q, 4, now);
+      st = ag_step_done(g, q, "plan");
+    }
+    (void)sqlite3_finalize(q);
+  }
+  return ag_end(g, st);
+}
+
+enum mts_status mts_rpt_agg_claim(struct mts_rpt_agg *g, int64_t day,
+                                  const char *domain, const char *rua,
+                                  int64_t now, int64_t lease_s,
+                                  bool *claimed) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  int rc;
+
+  if (claimed != NULL) {
+    *claimed = false;
+  }
+  if (g == NULL || domain == NULL || rua == NULL || claimed == NULL ||
+      lease_s <= 0) {
+    return MTS_EINVAL;
+  }
+  st = ag_begin(g);
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = ag_prep(g,
+               "SELECT state, lease_owner, lease_until FROM deliveries WHERE"
+               " day = ?1 AND domain = ?2 AND rua = ?3",
+               &q);
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, day);
+    bind_text(q, 2, domain);
+    bind_text(q, 3, rua);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+      st = MTS_ENOTFOUND;
+    } else if (rc != SQLITE_ROW) {
+      st = ag_rc(g, rc, "claim");
+    } else {
+      const char *state = col_text(q, 0);
+      const char *owner = col_text(q, 1);
+      int64_t until = sqlite3_column_int64(q, 2);
+
+      *claimed = state != NULL && strcmp(state, "pending") == 0 &&
+                 (owner == NULL || strcmp(owner, g->host) == 0 ||
+                  until <= now);
+    }
+  }
+  (void)sqlite3_finalize(q);
+  q = NULL;
+  if (st == MTS_OK && *claimed) {
+    st = ag_prep(g,
+                 "UPDATE deliveries SET lease_owner = ?4, lease_until = ?5"
+                 " WHERE day = ?1 AND domain = ?2 AND rua = ?3",
+                 &q);
+    if (st == MTS_OK) {
+      (void)sqlite3_bind_int64(q, 1, day);
+      bind_text(q, 2, domain);
+      bind_text(q, 3, rua);
+      bind_text(q, 4, g->host);
+      (void)sqlite3_bind_int64(q, 5, now + lease_s);
+      st = ag_step_done(g, q, "claim update");
+    }
+    (void)sqlite3_finalize(q);
+  }
+  if (st == MTS_ENOTFOUND) {
+    (void)ag_end(g, st); /* rolls back */
+    return MTS_ENOTFOUND;
+  }
+  st = ag_end(g, st);
+  if (st != MTS_OK) {
+    *claimed = false;
+  }
+  return st;
+}
+
+enum mts_status mts_rpt_agg_attempt(struct mts_rpt_agg *g, int64_t day,
+                                    const char *domain, const char *rua,
+                                    int64_t now, bool ok, const char *err,
+                                    int64_t next_at) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+
+  if (g == NULL || domain == NULL || rua == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(g,
+               "UPDATE deliveries SET attempts = attempts + 1,"
+               " first_at = CASE WHEN first_at = 0 THEN ?4 ELSE first_at END,"
+               " state = ?5, next_at = ?6, done_at = CASE WHEN ?5 = 'pending'"
+               " THEN 0 ELSE ?4 END, last_error = ?7, lease_owner = NULL,"
+               " lease_until = 0 WHERE day = ?1 AND domain = ?2 AND rua = ?3",
+               &q);
+  if (st == MTS_OK) {
+    (void)sqlite3_bind_int64(q, 1, day);
+    bind_text(q, 2, domain);
+    bind_text(q, 3, rua);
+    (void)sqlite3_bind_int64(q, 4, now);
+    bind_text(q, 5, ok ? "sent" : next_at > 0 ? "pending" : "failed");
+    (void)sqlite3_bind_int64(q, 6, ok ? 0 : next_at);
+    bind_text(q, 7, ok ? NULL : err);
+    st = ag_step_done(g, q, "attempt");
+    if (st == MTS_OK && sqlite3_changes(g->db) == 0) {
+      st = MTS_ENOTFOUND;
+    }
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+enum mts_status mts_rpt_agg_deliveries(struct mts_rpt_agg *g, int64_t day,
+                                       const char *domain,
+                                       mts_rpt_agg_delivery_fn fn, void *arg) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  int rc;
+
+  if (g == NULL || fn == NULL) {
+    return MTS_EINVAL;
+  }
+  st = ag_prep(g,
+               "SELECT day, domain, rua, state, attempts, first_at, next_at,"
+               " done_at, last_error, lease_owner, lease_until FROM"
+               " deliveries WHERE (?1 < 0 OR day = ?1) AND (?2 IS NULL OR"
+               " domain = ?2) ORDER BY day, domain, rua",
+               &q);
+  if (st != MTS_OK) {
+    return st;
+  }
+  (void)sqlite3_bind_int64(q, 1, day);
+  bind_text(q, 2, domain);
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    struct mts_rpt_agg_delivery d;
+
+    d.day = sqlite3_column_int64(q, 0);
+    d.domain = col_text(q, 1);
+    d.rua = col_text(q, 2);
+    d.state = col_text(q, 3);
+    d.attempts = (uint32_t)sqlite3_column_int64(q, 4);
+    d.first_at = sqlite3_column_int64(q, 5);
+    d.next_at = sqlite3_column_int64(q, 6);
+    d.done_at = sqlite3_column_int64(q, 7);
+    d.last_error = col_text(q, 8);
+    d.lease_owner = col_text(q, 9);
+    d.lease_until = sqlite3_column_int64(q, 10);
+    if (!fn(arg, &d)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    st = ag_rc(g, rc, "deliveries");
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
