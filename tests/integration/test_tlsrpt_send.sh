@@ -254,6 +254,31 @@ check "dry run: nothing sent" test ! -e "$T/sink/1.body"
 mt report show --state "$T/state.db" --day "$YD" --domain rpt.test --json >"$T/show2.json" 2>/dev/null || true
 check "dry run: the state is untouched" python3 -c "import json,sys; d=json.load(open('$T/show2.json')); sys.exit(0 if d['deliveries']==[] and d['aggregates'][0]['report'] is None else 1)"
 
+# ---- round trip (issue 7): what we send, our receiving side reads ----
+# The dry run's file and mail go through `mtasts report ingest` (the
+# mail is the same report: a duplicate) and `summary` gives back the
+# counts of the sending side: 3 + 1 successful, 2 failed sessions.
+rc=0
+"$MTASTS" report ingest --db "$T/recv.db" --json "$T/dry/$F" "$T/dry/$F.tlsrpt@rpt-mail.test.eml" \
+	>"$T/rt-ingest.json" 2>"$T/rt-ingest.err" || rc=$?
+python3 - "$T/rt-ingest.json" <<'EOF' && [ "$rc" = 0 ] && pass "round trip: our report ingested valid (file new, mail duplicate)" ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+out = [(r["outcome"], r["organization"], r["warnings"]) for r in d["reports"]]
+assert out == [("new", "mtasts test sender", 0), ("duplicate", "mtasts test sender", 0)], out
+EOF
+	fail "round trip: ingest" "exit $rc: $(cat "$T/rt-ingest.json" "$T/rt-ingest.err")"
+"$MTASTS" report summary --db "$T/recv.db" --domain rpt.test --json >"$T/rt-sum.json" 2>&1 || true
+python3 - "$T/rt-sum.json" "$YD" <<'EOF' && pass "round trip: summary gives the sent counts back" ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = [(r["day"], r["organization"], r["successful"], r["failed"]) for r in d["rows"]]
+assert rows == [(sys.argv[2], "mtasts test sender", 4, 2)], rows
+f = sorted((x["result_type"], x["receiving_mx_hostname"], x["sessions"]) for x in d["rows"][0]["failures"])
+assert f == [("certificate-host-mismatch", "mail.rpt.test", 1), ("validation-failure", "mail.rpt.test", 1)], f
+EOF
+	fail "round trip: summary" "$(cat "$T/rt-sum.json")"
+
 # ---- send ----
 rc=0
 mt report send --state "$T/state.db" --day "$YD" --resolver 127.0.0.1 --ca-file "$MTSW_CA" \
