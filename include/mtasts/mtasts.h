@@ -14,6 +14,7 @@
 
 #include <mtasts/common.h>
 #include <mtasts/limits.h>
+#include <mtasts/utc.h>
 #include <mtasts/idn.h>
 #include <mtasts/txt.h>
 #include <mtasts/sts_txt.h>

@@ -27,65 +27,9 @@ static void html_log(void *arg, enum mts_log_level level, const char *msg) {
   cli_err("%s%s", level == MTS_LOG_WARNING ? "warning: " : "", msg);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  int64_t era;
-  unsigned yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = (unsigned)(y - era * 400);
-  doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* \p n digits at \p s; \return -1 when not digits. */
-static long digits(const char *s, int n) {
-  long v = 0;
-  int i;
-
-  for (i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') {
-      return -1;
-    }
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
-}
-
 /* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC. \return false when invalid. */
 static bool parse_time(const char *s, int64_t *out) {
-  static const unsigned mdays[] = {31, 29, 31, 30, 31, 30,
-                                   31, 31, 30, 31, 30, 31};
-  long y, m, d, hh = 0, mm = 0, ss = 0;
-  size_t len = strlen(s);
-
-  if ((len != 10 && len != 20) || s[4] != '-' || s[7] != '-') {
-    return false;
-  }
-  y = digits(s, 4);
-  m = digits(s + 5, 2);
-  d = digits(s + 8, 2);
-  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > (long)mdays[m - 1] ||
-      (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
-    return false;
-  }
-  if (len == 20) {
-    if (s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') {
-      return false;
-    }
-    hh = digits(s + 11, 2);
-    mm = digits(s + 14, 2);
-    ss = digits(s + 17, 2);
-    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60) {
-      return false;
-    }
-  }
-  *out = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + hh * 3600 +
-         mm * 60 + ss;
-  return true;
+  return mts_utc_parse(s, 0, out) == MTS_OK;
 }
 
 static bool parse_uint(const char *s, unsigned max, unsigned *out) {

@@ -67,42 +67,9 @@ static int open_store(const char *cmd, const char *db, struct mts_ctx **ctx,
   return 0;
 }
 
-/* Days since 1970-01-01 of a civil date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 /* "YYYY-MM-DD" (a real date) to 00:00Z of that day. */
 static bool parse_date(const char *s, int64_t *out) {
-  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  int y = 0, m, d, i;
-
-  if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
-    return false;
-  }
-  for (i = 0; i < 10; i++) {
-    if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) {
-      return false;
-    }
-  }
-  for (i = 0; i < 4; i++) {
-    y = y * 10 + (s[i] - '0');
-  }
-  m = (s[5] - '0') * 10 + (s[6] - '0');
-  d = (s[8] - '0') * 10 + (s[9] - '0');
-  if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
-      (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
-    return false;
-  }
-  *out = days_from_civil(y, m, d) * DAY_SECS;
-  return true;
+  return mts_utc_parse(s, MTS_UTC_DATE_ONLY, out) == MTS_OK;
 }
 
 static void fmt_day(int64_t t, char *out, size_t n) {

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mtasts/utc.h>
+
 #define INTERVAL_DEFAULT 1000
 #define CHUNK 65536
 
@@ -53,17 +55,6 @@ struct tlsrptd_follow {
 
 /* ---- time ---- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 static void set_clock(struct tlsrptd_follow *f) {
   time_t t;
   struct tm tm;
@@ -78,7 +69,8 @@ static void set_clock(struct tlsrptd_follow *f) {
     mts_rpt_session_set_clock(f->sess, (int64_t)t, 0);
     return;
   }
-  local = days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday) *
+  local = mts_utc_days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                                  (unsigned)tm.tm_mday) *
               86400 +
           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
   mts_rpt_session_set_clock(f->sess, (int64_t)t,

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include <mtasts/rpt_agg.h>
+#include <mtasts/utc.h>
 #include <mtasts/rpt_report_write.h>
 
 #include "core/arena_int.h"
@@ -75,77 +76,14 @@ int64_t mts_rpt_agg_day(int64_t t) {
   return d * MTS_RPT_DAY;
 }
 
-/* Howard Hinnant's civil_from_days / days_from_civil. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  int64_t era, yy;
-  unsigned doe, yoe, doy, mp;
-
-  z += 719468;
-  era = (z >= 0 ? z : z - 146096) / 146097;
-  doe = (unsigned)(z - era * 146097);
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  yy = (int64_t)yoe + era * 400;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yy + (*m <= 2);
-}
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  int64_t era;
-  unsigned yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = (unsigned)(y - era * 400);
-  doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + (int64_t)doe - 719468;
-}
-
 void mts_rpt_agg_day_str(int64_t day, char buf[static 11]) {
-  int64_t y;
-  unsigned m, d;
-  char tmp[48];
-
-  civil_from_days(mts_rpt_agg_day(day) / MTS_RPT_DAY, &y, &m, &d);
-  if (y < 0 || y > 9999) {
-    y = 0;
-    m = d = 0;
-  }
-  (void)snprintf(tmp, sizeof(tmp), "%04d-%02u-%02u", (int)y, m % 100, d % 100);
-  memcpy(buf, tmp, 10);
-  buf[10] = '\0';
+  mts_utc_date_str(mts_rpt_agg_day(day), buf);
 }
 
 static bool dig(char c) { return c >= '0' && c <= '9'; }
 
 enum mts_status mts_rpt_agg_day_parse(const char *s, int64_t *day) {
-  static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30,
-                                     31, 31, 30, 31, 30, 31};
-  unsigned y, m, d;
-  size_t i;
-
-  if (s == NULL || day == NULL || strlen(s) != 10 || s[4] != '-' ||
-      s[7] != '-') {
-    return MTS_EINVAL;
-  }
-  for (i = 0; i < 10; i++) {
-    if (i != 4 && i != 7 && !dig(s[i])) {
-      return MTS_EINVAL;
-    }
-  }
-  y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-                 (s[2] - '0') * 10 + (s[3] - '0'));
-  m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-  d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-  if (y < 1970 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
-      (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))) {
-    return MTS_EINVAL;
-  }
-  *day = days_from_civil(y, m, d) * MTS_RPT_DAY;
-  return MTS_OK;
+  return mts_utc_parse(s, MTS_UTC_DATE_ONLY, day);
 }
 
 /* ---- a growable byte buffer on the context ---- */

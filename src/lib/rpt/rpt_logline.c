@@ -7,6 +7,7 @@
  * matched and returns true, or leaves the cursor alone.
  */
 #include <mtasts/rpt_logline.h>
+#include <mtasts/utc.h>
 
 #include <string.h>
 
@@ -148,18 +149,6 @@ static int mdays(long y, long m) {
   return (m == 2 && leap(y)) ? 29 : d[m - 1];
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 /* "hh:mm:ss[.frac]" */
 static bool hms(struct cur *c, struct mts_rpt_log_time *t) {
   struct cur s = *c;
@@ -269,7 +258,7 @@ static bool time_iso(struct cur *c, struct mts_rpt_log_time *t) {
   t->day = (int)d;
   t->offset_min = sign * (int)(oh * 60 + om);
   if (t->has_offset) {
-    t->utc = days_from_civil(y, m, d) * 86400 + t->hour * 3600 +
+    t->utc = mts_utc_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + t->hour * 3600 +
              t->minute * 60 + (t->second > 59 ? 59 : t->second) -
              (int64_t)t->offset_min * 60;
   }

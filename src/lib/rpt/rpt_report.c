@@ -10,6 +10,7 @@
  * recursive descent).
  */
 #include <mtasts/rpt_report.h>
+#include <mtasts/utc.h>
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -126,31 +127,6 @@ bool mts_rpt_ldh_host(const char *s, size_t len, bool wildcard) {
     }
   }
   return lab > 0 && s[len - 1] != '-';
-}
-
-int64_t mts_rpt_days_from_civil(int64_t y, unsigned m, unsigned d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * ((int64_t)m + (m > 2 ? -3 : 9)) + 2) / 5 + (int64_t)d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void mts_rpt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
-  int64_t era, doe, yoe, doy, mp;
-
-  z += 719468;
-  era = (z >= 0 ? z : z - 146096) / 146097;
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
 }
 
 /* ---- findings ---- */
@@ -439,7 +415,7 @@ static bool parse_datetime(const char *s, size_t len, int64_t *out,
       return false;
     }
   }
-  t = mts_rpt_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
+  t = mts_utc_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 +
       (int64_t)mi * 60 + sec - off;
   if (t < MTS_RPT_TIME_MIN || t > MTS_RPT_TIME_MAX) {
     return false;

@@ -24,9 +24,4 @@ bool mts_rpt_utf8_ok(const uint8_t *s, size_t len);
  * allowed (an RFC 8461 mx pattern). */
 bool mts_rpt_ldh_host(const char *s, size_t len, bool wildcard);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-int64_t mts_rpt_days_from_civil(int64_t y, unsigned m, unsigned d);
-/* The date of a day count (inverse of the above). */
-void mts_rpt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
-
 #endif /* MTS_RPT_REPORT_INT_H */

@@ -9,6 +9,7 @@
  * context's allocator (deflate with a gzip wrapper, RFC 1952).
  */
 #include <mtasts/rpt_report_write.h>
+#include <mtasts/utc.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -140,7 +141,7 @@ static bool set_time(json_t *obj, const char *key, int64_t t) {
     secs += 86400;
     days--;
   }
-  mts_rpt_civil_from_days(days, &y, &m, &d);
+  mts_utc_civil_from_days(days, &y, &m, &d);
   snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y,
            m, d, (unsigned)(secs / 3600), (unsigned)(secs / 60 % 60),
            (unsigned)(secs % 60));

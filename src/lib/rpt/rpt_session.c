@@ -8,6 +8,7 @@
  * create is growing that table.
  */
 #include <mtasts/rpt_session.h>
+#include <mtasts/utc.h>
 
 #include <arpa/inet.h>
 #include <mtasts/idn.h>
@@ -130,29 +131,12 @@ static bool caseeq(const char *a, const char *b) {
 
 /* ---- time ---- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  int64_t era, yoe, doy, doe;
-
-  y -= m <= 2;
-  era = (y >= 0 ? y : y - 399) / 400;
-  yoe = y - era * 400;
-  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 static int64_t year_of_days(int64_t z) {
-  int64_t era, doe, yoe, y, doy, mp, m;
+  int64_t y;
+  unsigned m, d;
 
-  z += 719468;
-  era = (z >= 0 ? z : z - 146096) / 146097;
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = yoe + era * 400;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  return y + (m <= 2);
+  mts_utc_civil_from_days(z, &y, &m, &d);
+  return y;
 }
 
 static bool leap(int64_t y) {
@@ -180,7 +164,7 @@ int64_t mts_rpt_session_log_time(const struct mts_rpt_log_time *t, int64_t now,
     if (t->has_offset) {
       return t->utc;
     }
-    return days_from_civil(t->year, t->month, t->day) * 86400 + hms - off;
+    return mts_utc_days_from_civil(t->year, (unsigned)t->month, (unsigned)t->day) * 86400 + hms - off;
   }
   local_now = now + off;
   y = year_of_days(floordiv(local_now, 86400));
@@ -190,7 +174,7 @@ int64_t mts_rpt_session_log_time(const struct mts_rpt_log_time *t, int64_t now,
     if (t->month == 2 && t->day == 29 && !leap(yy)) {
       continue;
     }
-    cand = days_from_civil(yy, t->month, t->day) * 86400 + hms;
+    cand = mts_utc_days_from_civil(yy, (unsigned)t->month, (unsigned)t->day) * 86400 + hms;
     diff = cand > local_now ? cand - local_now : local_now - cand;
     if (bestdiff < 0 || diff < bestdiff) {
       bestdiff = diff;
