@@ -37,18 +37,21 @@ struct mtastsd_mxwait {
   char *domain, *id, *reason;
 };
 
+/* Sized to its domain, and its set is one block (the host pointers, then
+ * the names): about 150 bytes per domain with one MX host, against 850
+ * with fixed arrays (heaptrack, 20,000 cached domains). */
 struct entry {
   struct entry *prev, *next; /* LRU list, head: most recent */
   struct entry *hnext;       /* hash chain */
-  char domain[MTS_DOMAIN_MAX + 1];
-  char *hosts[MTASTSD_MX_HOSTS_MAX];
-  struct mtastsd_mxset set;
-  bool have;            /* hosts/set hold a resolved set */
+  struct mtastsd_mxset set;  /* hosts: the block below, or NULL */
+  char **block;              /* set.n pointers, then the names */
+  bool have;            /* set holds a resolved set */
   uint64_t fetched_ms;  /* when it was resolved */
   uint64_t ttl_ms;      /* its lifetime (from the latest policy) */
   uint64_t retry_ms;    /* after a failure: no new lookup before this */
   struct mxop *op;      /* in flight */
   struct mtastsd_mxwait *waiters;
+  char domain[];
 };
 
 struct mtastsd_mxcache {
@@ -70,12 +73,9 @@ static struct entry **bucket(struct mtastsd_mxcache *c, const char *domain) {
 /* ---- entries ---- */
 
 static void set_hosts_free(struct entry *e) {
-  size_t i;
-
-  for (i = 0; i < e->set.n; i++) {
-    free(e->hosts[i]);
-    e->hosts[i] = NULL;
-  }
+  free(e->block);
+  e->block = NULL;
+  e->set.hosts = NULL;
   e->set.n = 0;
 }
 
@@ -172,12 +172,11 @@ static struct entry *insert(struct mtastsd_mxcache *c, const char *domain) {
     }
     e = prev;
   }
-  e = calloc(1, sizeof(*e));
+  e = calloc(1, sizeof(*e) + len + 1);
   if (e == NULL) {
     return NULL;
   }
   memcpy(e->domain, domain, len + 1);
-  e->set.hosts = (const char *const *)e->hosts;
   e->hnext = *bucket(c, domain);
   *bucket(c, domain) = e;
   lru_front(c, e);
@@ -187,49 +186,68 @@ static struct entry *insert(struct mtastsd_mxcache *c, const char *domain) {
 
 /* ---- the MX answer ---- */
 
-static bool known(const struct entry *e, size_t upto, const char *h) {
-  size_t i;
+/* Whether mx[i]'s name is kept: not a null MX, not seen before i. */
+static bool kept(const struct mts_net_mx *mx, size_t i) {
+  const char *h = mx[i].exchange;
+  size_t j;
 
-  for (i = 0; i < upto; i++) {
-    if (strcmp(e->hosts[i], h) == 0) {
-      return true;
+  if (h == NULL || h[0] == '\0') {
+    return false; /* null MX (RFC 7505): no host */
+  }
+  for (j = 0; j < i; j++) {
+    if (mx[j].exchange != NULL && strcmp(mx[j].exchange, h) == 0) {
+      return false;
     }
   }
-  return false;
+  return true;
 }
 
 /* Replace e's set by \p names (NULL-safe strings). \return false: out of
  * memory (the old set is gone then: e->have false). */
 static bool set_replace(struct entry *e, const struct mts_net_mx *mx, size_t n,
                         const char *implicit) {
-  size_t i, k = 0;
+  size_t i, k = 0, bytes = 0;
+  char *p;
 
   set_hosts_free(e);
   e->have = false;
+  /* Count the names kept (at most MTASTSD_MX_HOSTS_MAX) and their bytes. */
   if (implicit != NULL) {
-    e->hosts[0] = strdup(implicit);
-    if (e->hosts[0] == NULL) {
+    k = 1;
+    bytes = strlen(implicit) + 1;
+  } else {
+    for (i = 0; i < n && k < MTASTSD_MX_HOSTS_MAX; i++) {
+      if (kept(mx, i)) {
+        k++;
+        bytes += strlen(mx[i].exchange) + 1;
+      }
+    }
+  }
+  if (k > 0) {
+    e->block = malloc(k * sizeof(char *) + bytes);
+    if (e->block == NULL) {
       return false;
     }
-    e->set.n = 1;
-    e->have = true;
-    return true;
-  }
-  for (i = 0; i < n && k < MTASTSD_MX_HOSTS_MAX; i++) {
-    const char *h = mx[i].exchange;
+    p = (char *)(e->block + k);
+    if (implicit != NULL) {
+      e->block[0] = p;
+      memcpy(p, implicit, bytes);
+    } else {
+      for (i = 0, k = 0; i < n && k < MTASTSD_MX_HOSTS_MAX; i++) {
+        size_t len;
 
-    if (h == NULL || h[0] == '\0' || known(e, k, h)) {
-      continue; /* null MX (RFC 7505): no host */
+        if (!kept(mx, i)) {
+          continue;
+        }
+        len = strlen(mx[i].exchange) + 1;
+        e->block[k++] = p;
+        memcpy(p, mx[i].exchange, len);
+        p += len;
+      }
     }
-    e->hosts[k] = strdup(h);
-    if (e->hosts[k] == NULL) {
-      e->set.n = k;
-      set_hosts_free(e);
-      return false;
-    }
-    k++;
-    e->set.n = k;
+    e->set.hosts = (const char *const *)e->block;
   }
+  e->set.n = k;
   e->have = true;
   return true;
 }
@@ -317,7 +335,7 @@ static bool start(struct mtastsd_mxcache *c, struct entry *e) {
     return false;
   }
   op->c = c;
-  memcpy(op->domain, e->domain, sizeof(op->domain));
+  memcpy(op->domain, e->domain, strlen(e->domain) + 1);
   st = mts_net_dns_mx(c->net, e->domain, on_mx, op);
   if (st != MTS_OK) {
     LOG_W(c->log, M_LOG, "MX lookup of %s not started: %s", e->domain,

@@ -31,8 +31,13 @@
  * server's (the loop is single-threaded and parses each read at once);
  * only input left unparsed after a read (pipelined requests beyond the
  * limits) is copied to a buffer of the connection's own, freed once
- * parsed. So an idle connection (Postfix keeps them open) holds none. */
+ * parsed. Whole requests are parsed in place; a request split across
+ * reads is kept in a netstring reader (MTS_SOCKETMAP_REQUEST_MAX bytes)
+ * made for it and freed once it is whole. So an idle connection
+ * (Postfix keeps them open) holds no buffer at all. */
 #define IN_SIZE 16384
+/* Reply frames up to this size live inside their request. */
+#define REPLY_INLINE 200
 /* Listen backlog (the peer's was 100). */
 #define BACKLOG 1024
 /* At most this many listening sockets (addresses of one host name). */
@@ -61,6 +66,9 @@ struct mtastsd_req {
   void *cancel_arg;
   uint64_t t0; /* uv_hrtime() at arrival, for the latency histogram */
   uv_write_t w;
+  /* The frame when it fits (every usual reply), so a reply costs no
+   * allocation of its own. */
+  uint8_t small[REPLY_INLINE];
 };
 
 struct conn {
@@ -73,6 +81,8 @@ struct conn {
   uv_timer_t timer;
   struct mtastsd_server *srv;
   struct conn *prev, *next; /* srv->conns */
+  /* Holds a request split across reads, and only then (rd.buf NULL
+   * otherwise): whole requests are parsed in place (conn_process). */
   struct mts_netstring_reader rd;
   struct mtastsd_req *head, *tail; /* replies not yet handed to uv_write */
   unsigned npending;               /* requests in head..tail */
@@ -85,6 +95,7 @@ struct conn {
   bool dispatching; /* inside the handler: do not flush */
   bool doomed;      /* close at the next timer tick */
   size_t in_off, in_len;
+  uint64_t last_io; /* uv_now() of the last read or write (idle timer) */
   char peer[INET6_ADDRSTRLEN + 8];
   uint8_t *in; /* NULL; srv->in inside on_read; or an own IN_SIZE buffer
                   holding unparsed input */
@@ -136,7 +147,9 @@ static void check_drained(struct mtastsd_server *s) {
 /* ---- requests and replies ---- */
 
 static void req_free(struct mtastsd_req *r) {
-  free(r->frame);
+  if (r->frame != r->small) {
+    free(r->frame);
+  }
   free(r);
 }
 
@@ -153,9 +166,7 @@ static void on_write(uv_write_t *w, int status) {
     return;
   }
   if (!c->closing) {
-    if (c->srv->o.idle_ms > 0) {
-      (void)uv_timer_again(&c->timer); /* idle counts from the last I/O */
-    }
+    c->last_io = uv_now(c->srv->loop); /* idle counts from the last I/O */
     conn_resume(c);
   }
 }
@@ -172,8 +183,23 @@ static void conn_flush(struct conn *c) {
       c->tail = NULL;
     }
     c->npending--;
-    r->w.data = r;
-    rc = uv_write(&r->w, &c->u.s, &b, 1, on_write);
+    /* Write at once when nothing is queued before it: no write request,
+     * so no write callback and no epoll_ctl to drop POLLOUT again (libuv
+     * does one per completed uv_write: a third of the syscalls of a
+     * cached lookup). What does not go out now goes through uv_write. */
+    rc = uv_try_write(&c->u.s, &b, 1);
+    if (rc >= 0 && (size_t)rc == b.len) {
+      req_free(r);
+      c->last_io = uv_now(c->srv->loop);
+      continue;
+    }
+    if (rc >= 0) {
+      b = uv_buf_init(b.base + rc, (unsigned)(b.len - (size_t)rc));
+    }
+    if (rc >= 0 || rc == UV_EAGAIN) {
+      r->w.data = r;
+      rc = uv_write(&r->w, &c->u.s, &b, 1, on_write);
+    }
     if (rc < 0) {
       LOG_D(c->srv->log, SRV_LOG, "%s: write failed: %s", c->peer,
             uv_strerror(rc));
@@ -206,12 +232,18 @@ static bool frame_reply(struct mtastsd_req *r,
   if (len > MTS_SOCKETMAP_REPLY_MAX) {
     return false;
   }
-  r->frame = malloc(cap);
-  if (r->frame == NULL) {
-    return false;
+  if (cap <= sizeof(r->small)) {
+    r->frame = r->small;
+  } else {
+    r->frame = malloc(cap);
+    if (r->frame == NULL) {
+      return false;
+    }
   }
   if (mts_socketmap_reply_write(r->frame, cap, kind, text, len, &n) != MTS_OK) {
-    free(r->frame);
+    if (r->frame != r->small) {
+      free(r->frame);
+    }
     r->frame = NULL;
     return false;
   }
@@ -370,19 +402,48 @@ static bool over_limits(const struct conn *c) {
 /* Parse and dispatch buffered input while the limits allow; then flush
  * and start or stop reading to match. */
 static void conn_process(struct conn *c) {
+again:
   while (!c->closing && !c->draining && !c->doomed && c->in_off < c->in_len &&
          !over_limits(c)) {
     const uint8_t *payload = NULL;
     size_t len = 0;
-    enum mts_netstring_result nr;
+    enum mts_netstring_result nr = MTS_NETSTRING_NEED_MORE;
+    enum mts_netstring_error err = MTS_NETSTRING_ENONE;
 
-    c->in_off += mts_netstring_reader_feed(&c->rd, c->in + c->in_off,
-                                           c->in_len - c->in_off);
-    nr = mts_netstring_reader_next(&c->rd, &payload, &len);
+    if (c->rd.buf == NULL) {
+      /* No partial request: parse a whole one in place (no copy). */
+      size_t used = 0;
+
+      nr = mts_netstring_parse(c->in + c->in_off, c->in_len - c->in_off,
+                               MTS_SOCKETMAP_REQUEST_MAX, &payload, &len,
+                               &used, &err);
+      if (nr == MTS_NETSTRING_COMPLETE) {
+        c->in_off += used;
+        dispatch(c, payload, len);
+        continue;
+      }
+      if (nr == MTS_NETSTRING_NEED_MORE) {
+        /* The start of a request: a reader keeps it until the rest
+         * comes (its buffer is the request limit, so it lives only
+         * while a request is split). */
+        if (mts_netstring_reader_init(&c->rd, c->srv->ctx,
+                                      MTS_SOCKETMAP_REQUEST_MAX) != MTS_OK) {
+          LOG_E(c->srv->log, SRV_LOG, "%s: out of memory", c->peer);
+          conn_close(c);
+          return;
+        }
+      }
+    }
+    if (c->rd.buf != NULL) {
+      c->in_off += mts_netstring_reader_feed(&c->rd, c->in + c->in_off,
+                                             c->in_len - c->in_off);
+      nr = mts_netstring_reader_next(&c->rd, &payload, &len);
+      err = mts_netstring_reader_error(&c->rd);
+    }
     if (nr == MTS_NETSTRING_ERROR) {
       LOG_W(c->srv->log, SRV_LOG,
             "%s: bad netstring (%s): closing the connection", c->peer,
-            mts_netstring_error_str(mts_netstring_reader_error(&c->rd)));
+            mts_netstring_error_str(err));
       conn_close(c);
       return;
     }
@@ -390,12 +451,21 @@ static void conn_process(struct conn *c) {
       break; /* everything was consumed */
     }
     dispatch(c, payload, len);
+    /* The split request is whole and answered or queued: drop the
+     * reader (payload pointed into it, used only during dispatch). */
+    mts_netstring_reader_cleanup(&c->rd);
   }
   conn_release_in(c);
   if (c->closing) {
     return;
   }
   conn_flush(c);
+  /* Replies written at once (conn_flush) have no write callback to come
+   * back here: when they made room, go on with the buffered input. */
+  if (!c->closing && !c->draining && !c->doomed && c->in_off < c->in_len &&
+      !over_limits(c)) {
+    goto again;
+  }
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
@@ -437,9 +507,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   if (nread > 0) {
     c->in_len += (size_t)nread;
-    if (c->srv->o.idle_ms > 0) {
-      (void)uv_timer_again(&c->timer);
-    }
+    c->last_io = uv_now(c->srv->loop);
     conn_resume(c);
   } else if (nread < 0 && nread != UV_EOF) {
     LOG_D(c->srv->log, SRV_LOG, "%s: read failed: %s", c->peer,
@@ -466,6 +534,17 @@ static void on_timer(uv_timer_t *t) {
     conn_close(c);
     return;
   }
+  {
+    /* The timer is not moved on every read and write (a timer heap
+     * update each): it fires idle_ms after it was set, and waits again
+     * for what is left when there was I/O meanwhile. */
+    uint64_t idle = uv_now(c->srv->loop) - c->last_io;
+
+    if (idle < c->srv->o.idle_ms) {
+      (void)uv_timer_start(&c->timer, on_timer, c->srv->o.idle_ms - idle, 0);
+      return;
+    }
+  }
   if (c->npending == 0 && c->nwrites == 0) {
     LOG_D(c->srv->log, SRV_LOG, "%s: idle for %llu ms: closing", c->peer,
           (unsigned long long)c->srv->o.idle_ms);
@@ -473,8 +552,7 @@ static void on_timer(uv_timer_t *t) {
     return;
   }
   /* Requests in flight: they end by their deadline; wait again. */
-  (void)uv_timer_start(&c->timer, on_timer, c->srv->o.idle_ms,
-                       c->srv->o.idle_ms);
+  (void)uv_timer_start(&c->timer, on_timer, c->srv->o.idle_ms, 0);
 }
 
 /* ---- closing ---- */
@@ -634,11 +712,8 @@ static void on_connection(uv_stream_t *ls, int status) {
   s->conns = c;
   s->nconns++;
   rc = uv_accept(ls, &c->u.s);
-  if (rc != 0 ||
-      mts_netstring_reader_init(&c->rd, s->ctx, MTS_SOCKETMAP_REQUEST_MAX) !=
-          MTS_OK) {
-    LOG_W(s->log, SRV_LOG, "accept: %s",
-          rc != 0 ? uv_strerror(rc) : "out of memory");
+  if (rc != 0) {
+    LOG_W(s->log, SRV_LOG, "accept: %s", uv_strerror(rc));
     conn_close(c);
     return;
   }
@@ -647,7 +722,8 @@ static void on_connection(uv_stream_t *ls, int status) {
     (void)uv_tcp_nodelay(&c->u.tcp, 1);
   }
   LOG_D(s->log, SRV_LOG, "%s: connected (%zu open)", c->peer, s->nconns);
-  (void)uv_timer_start(&c->timer, on_timer, s->o.idle_ms, s->o.idle_ms);
+  c->last_io = uv_now(s->loop);
+  (void)uv_timer_start(&c->timer, on_timer, s->o.idle_ms, 0);
   conn_resume(c);
 }
 

@@ -3,7 +3,8 @@
  *
  * One GET = an address lookup through the net's c-ares channel (so the
  * configured resolver governs the policy host too), then one easy handle
- * pinned to those addresses with CURLOPT_RESOLVE. The transfer is the
+ * pinned to those addresses with CURLOPT_RESOLVE, in a DNS cache of its
+ * own (a CURLSH freed with the GET, see easy_setup). The transfer is the
  * classic multi-uv integration: CURLMOPT_SOCKETFUNCTION maps sockets to
  * uv_poll_t, CURLMOPT_TIMERFUNCTION drives one uv_timer_t, and
  * curl_multi_socket_action() is called from both.
@@ -43,6 +44,7 @@ struct http_op {
   char *path;
   struct mts_net_dns_op *addr; /* the address lookup while it runs */
   CURL *easy;
+  CURLSH *dns;                 /* this GET's own DNS cache (easy_setup) */
   struct curl_slist *resolve;
   uint8_t *body;
   size_t body_len;
@@ -61,6 +63,9 @@ static void op_free(struct http_op *op) {
       (void)curl_multi_remove_handle(op->net->multi, op->easy);
     }
     curl_easy_cleanup(op->easy);
+  }
+  if (op->dns != NULL) {
+    (void)curl_share_cleanup(op->dns); /* after the easy handle */
   }
   curl_slist_free_all(op->resolve);
   mts_free(ctx, op->body);
@@ -374,8 +379,20 @@ static enum mts_status easy_setup(struct http_op *op, const char *addrs) {
   (void)snprintf(res, n, "+%s:%u:%s", op->host, (unsigned)net->https_port,
                  addrs);
   op->resolve = curl_slist_append(NULL, res);
+  /* A DNS cache of this GET's own, holding the one pinned entry and freed
+   * with it. In the multi handle's shared cache, even expiring ("+")
+   * entries live dns_cache_timeout (60 s), and libcurl walks the whole
+   * cache on every transfer: 20% of the daemon's CPU at 100 fetches/s
+   * (perf, bench/README.md). */
+  op->dns = curl_share_init();
+  if (op->dns != NULL &&
+      curl_share_setopt(op->dns, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) !=
+          CURLSHE_OK) {
+    (void)curl_share_cleanup(op->dns);
+    op->dns = NULL;
+  }
   e = curl_easy_init();
-  if (op->resolve == NULL || e == NULL) {
+  if (op->resolve == NULL || op->dns == NULL || e == NULL) {
     curl_easy_cleanup(e);
     goto done;
   }
@@ -385,6 +402,7 @@ static enum mts_status easy_setup(struct http_op *op, const char *addrs) {
              ? 1
              : (long)(net->http_timeout_ms - (uint32_t)spent);
   bad |= curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
+  bad |= curl_easy_setopt(e, CURLOPT_SHARE, op->dns) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_RESOLVE, op->resolve) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)(void *)op) != CURLE_OK;
   bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
