@@ -37,6 +37,7 @@
 #include <mtasts/rpt_mime.h>
 #include <mtasts/rpt_agg.h>
 #include <mtasts/rpt_deliver.h>
+#include <mtasts/rpt_merge.h>
 #include <mtasts/net.h>
 #include <mtasts/net_cname.h>
 #include <mtasts/sts_discover.h>

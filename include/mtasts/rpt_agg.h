@@ -40,7 +40,11 @@
  * other host holds an unexpired one, so one report per (day, domain,
  * rua) leaves. This works for SQLite on one machine (several processes);
  * SQLite on a network file system is NOT advised (its locking is not
- * reliable there). Redis and PostgreSQL stores are not implemented.
+ * reliable there). Hosts on several machines share through Redis
+ * instead: each keeps this store locally and mtasts-tlsrptd pushes its
+ * per-day reports to Redis, where one host merges them (rpt_merge.h,
+ * docs/decisions.md "a fleet sharing Redis"). PostgreSQL is not
+ * implemented.
  *
  * Days are UTC: day(t) = floor(t / 86400) * 86400, so 23:59:59Z counts
  * on its day and 00:00:00Z on the next.

@@ -13,6 +13,8 @@
 
 #include <mtasts/mtasts.h>
 
+#include "shared.h"
+
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
 struct ld {
@@ -254,6 +256,33 @@ static void sec_report(struct ld *l, struct tlsrptd_config *c, const char *k,
   }
 }
 
+static void sec_shared(struct ld *l, struct tlsrptd_config *c, const char *k,
+                       const yaml_node_t *v) {
+  const char *s = scalar(v);
+
+  if (strcmp(k, "type") == 0) {
+    if (s == NULL || strcmp(s, "redis") != 0) {
+      ld_err(l, v, "shared.type: only redis is supported");
+    }
+  } else if (strcmp(k, "url") == 0) {
+    set_str(l, v, k, &c->shared_url);
+  } else if (strcmp(k, "prefix") == 0) {
+    set_str(l, v, k, &c->shared_prefix);
+    if (!l->failed && c->shared_prefix != NULL &&
+        (strlen(c->shared_prefix) > 128 ||
+         strpbrk(c->shared_prefix, " \t\r\n") != NULL)) {
+      ld_err(l, v, "shared.prefix: at most 128 characters, no blanks");
+    }
+  } else if (strcmp(k, "timeout") == 0) {
+    set_u32(l, v, "shared.timeout", 60, 10, &c->shared_timeout);
+    if (c->shared_timeout == 0) {
+      ld_err(l, v, "shared.timeout: at least 1 second");
+    }
+  } else {
+    ld_err(l, v, "shared: unknown key '%s'", k);
+  }
+}
+
 static void sec_top(struct ld *l, struct tlsrptd_config *c, const char *k,
                     const yaml_node_t *v) {
   if (strcmp(k, "state_db") == 0) {
@@ -272,6 +301,13 @@ static void sec_top(struct ld *l, struct tlsrptd_config *c, const char *k,
     }
   } else if (strcmp(k, "report") == 0) {
     each_pair(l, c, v, "report", sec_report);
+  } else if (strcmp(k, "shared") == 0) {
+    if (!is_null(v)) {
+      each_pair(l, c, v, "shared", sec_shared);
+      if (!l->failed && c->shared_url == NULL) {
+        ld_err(l, v, "shared: url is required");
+      }
+    }
   } else {
     ld_err(l, v, "unknown key '%s'", k);
   }
@@ -336,6 +372,22 @@ static void check(struct ld *l, struct tlsrptd_config *c) {
   }
   if (c->follow_file != NULL && c->follow_command.n > 0) {
     ld_err(l, NULL, "follow: give file or command, not both");
+    return;
+  }
+  if (c->shared_url != NULL) {
+    struct tlsrptd_redis_url u;
+    char e[200];
+
+    if (tlsrptd_redis_url_parse(c->shared_url, &u, e, sizeof(e)) != 0) {
+      ld_err(l, NULL, "%s", e);
+      return;
+    }
+    if (c->shared_prefix == NULL) {
+      c->shared_prefix = strdup(TLSRPTD_SHARED_PREFIX_DEFAULT);
+      if (c->shared_prefix == NULL) {
+        ld_err(l, NULL, "out of memory");
+      }
+    }
   }
 }
 
@@ -357,6 +409,7 @@ struct tlsrptd_config *tlsrptd_config_load(const char *path, char *err,
   c->https_verify = true;
   c->timeout = 60;
   c->keep_days = 14;
+  c->shared_timeout = 5;
   f = fopen(path, "rb");
   if (f == NULL) {
     (void)snprintf(err, errsize, "%s: %s", path, strerror(errno));
@@ -437,5 +490,7 @@ void tlsrptd_config_free(struct tlsrptd_config *c) {
   list_free(&c->opt_out);
   free(c->resolver);
   free(c->ca_file);
+  free(c->shared_url);
+  free(c->shared_prefix);
   free(c);
 }

@@ -10,6 +10,8 @@
  *   report: {organization_name, contact_info, submitter, from, sendmail,
  *            send_window, dry_run_dir, opt_out: [...], resolver, ca_file,
  *            https_verify, timeout, keep_days}
+ *   shared: {type: redis, url, prefix, timeout}   a fleet's shared store
+ *            (shared.h; mtasts-tlsrptd(8))
  *
  * Unknown keys are errors (a typo must not silently change behaviour).
  * Ownership: one heap object, freed by tlsrptd_config_free().
@@ -53,6 +55,10 @@ struct tlsrptd_config {
   bool https_verify;
   uint32_t timeout; /* s, per delivery (sendmail, HTTPS) and DNS */
   uint32_t keep_days;
+  /* shared (NULL url: not shared) */
+  char *shared_url;
+  char *shared_prefix;     /* default TLSRPTD_SHARED_PREFIX_DEFAULT */
+  uint32_t shared_timeout; /* s, connect and each command; default 5 */
 };
 
 /*! Load \p path. \return the config, or NULL with a message in \p err. */

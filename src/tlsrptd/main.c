@@ -17,6 +17,17 @@
  *
  * Several hosts may share one store: a delivery is claimed (lease)
  * before it is sent, so only one host sends it (rpt_agg.h).
+ *
+ * A fleet on several machines shares Redis instead (config `shared`,
+ * shared.h): every host keeps its own SQLite store, pushes its own
+ * report of every recent (day, domain) to Redis every hour (and at the
+ * first tick of a new UTC day, at --once, after --events-from, and
+ * before a send); when a report comes due, the host that wins the Redis
+ * lock of (day, domain) sends the merge of all hosts' reports, the
+ * others record the delivery as sent by that host. All Redis commands
+ * run on the delivery worker thread. Redis unreachable: nothing is sent
+ * for the day (a per-host report would make every host send its own);
+ * the delivery is retried with the usual back-off.
  */
 #include <errno.h>
 #include <grp.h>
@@ -35,16 +46,29 @@
 #include "collector.h"
 #include "config.h"
 #include "follow.h"
+#include "shared.h"
 
 #define TICK_MS 60000
 #define LEASE_S 1800
 #define LOOKUP_RETRY_S 900
 #define MAX_RUAS 16
 #define MAX_LOOKUPS 32
+/* shared: push every hour; push the days from today - PUSH_DAYS on; a
+ * day is not sent before its end + SHARED_SETTLE_S, so every host has
+ * pushed after the day ended (it pushes at its first tick of the day). */
+#define PUSH_EVERY_S 3600
+#define PUSH_DAYS 2
+#define SHARED_SETTLE_S 900
+
+enum job_kind { JOB_DELIVER = 0, JOB_PUSH = 1 };
 
 struct job {
   struct job *next;
   struct app *app;
+  enum job_kind kind;
+  struct tlsrptd_shared_item *items; /* JOB_PUSH */
+  size_t nitems;
+  struct tlsrptd_shared_result sr;   /* shared delivery: the outcome */
   int64_t day, first_at, at;
   uint32_t attempts;
   char domain[256];
@@ -81,6 +105,12 @@ struct app {
   uint64_t events, dropped, add_errors;
   char host[256];
   struct mts_rpt_agg_identity id;
+  /* shared */
+  bool shared;
+  struct tlsrptd_redis_url rurl;
+  struct tlsrptd_shared_opts sh;
+  int64_t last_push; /* 0: never */
+  bool push_queued;
 };
 
 /* ---- logging ---- */
@@ -161,16 +191,57 @@ static void on_event(const struct mts_rpt_event *ev, void *arg) {
 static void start_next_job(struct app *a);
 static void tick(struct app *a);
 
+/* shared: push, lock, merge (worker thread). \return false when there
+ * is nothing to deliver here (j->st and j->sr say why). */
+static bool shared_prepare(struct job *j, struct mts_ctx *ctx) {
+  struct app *a = j->app;
+  struct mts_rpt_merge_override ovr;
+  const char *rid = NULL;
+  struct mts_rpt_report *own = NULL;
+
+  memset(&ovr, 0, sizeof(ovr));
+  ovr.organization_name = a->cfg->org;
+  ovr.contact_info = a->cfg->contact;
+  /* the report-id: this host's (stable for its store), which is also the
+   * first report's; named here so the identity is all from our config */
+  if (mts_rpt_report_parse(ctx, (const uint8_t *)j->json, j->len, &own) ==
+          MTS_OK &&
+      mts_rpt_report_usable(own)) {
+    rid = mts_rpt_report_data(own)->report_id;
+  }
+  ovr.report_id = rid;
+  j->st = tlsrptd_shared_prepare(&a->sh, ctx, j->day, j->domain, j->json,
+                                 j->len, &ovr, &j->sr, j->err, sizeof(j->err));
+  mts_rpt_report_destroy(own);
+  if (j->st != MTS_OK || !j->sr.ours) {
+    return false;
+  }
+  free(j->json);
+  j->json = j->sr.final_json;
+  j->len = j->sr.final_len;
+  j->sr.final_json = NULL;
+  return true;
+}
+
 static void work_cb(uv_work_t *w) {
   struct job *j = w->data;
   const struct tlsrptd_config *c = j->app->cfg;
   struct mts_rpt_deliver_config dc;
   struct mts_ctx *ctx = NULL;
 
+  if (j->kind == JOB_PUSH) {
+    j->st = tlsrptd_shared_push(&j->app->sh, j->items, j->nitems, j->err,
+                                sizeof(j->err));
+    return;
+  }
   /* A context of its own: contexts are one thread at a time. */
   if (mts_ctx_create(NULL, &ctx) != MTS_OK) {
     j->st = MTS_ENOMEM;
     (void)snprintf(j->err, sizeof(j->err), "out of memory");
+    return;
+  }
+  if (j->app->shared && !shared_prepare(j, ctx)) {
+    mts_ctx_destroy(ctx);
     return;
   }
   memset(&dc, 0, sizeof(dc));
@@ -189,11 +260,38 @@ static void work_cb(uv_work_t *w) {
   mts_ctx_destroy(ctx);
 }
 
+static void items_free(struct tlsrptd_shared_item *items, size_t n) {
+  size_t i;
+
+  for (i = 0; items != NULL && i < n; i++) {
+    free(items[i].json);
+  }
+  free(items);
+}
+
 static void job_free(struct job *j) {
   if (j != NULL) {
     free(j->rua);
     free(j->json);
+    free(j->sr.final_json);
+    items_free(j->items, j->nitems);
     free(j);
+  }
+}
+
+/* A push job finished. */
+static void after_push(struct app *a, struct job *j) {
+  a->push_queued = false;
+  if (j->st == MTS_OK) {
+    a->last_push = j->at;
+    app_log(a, MTS_LOG_DEBUG, "shared: pushed %zu report(s) of host %s",
+            j->nitems, a->host);
+  } else {
+    a->last_push = j->at - PUSH_EVERY_S + 300; /* again in 5 minutes */
+    app_log(a, MTS_LOG_WARNING,
+            "shared: cannot push this host's reports: %s; no report is sent "
+            "for a shared day until the shared store answers",
+            j->err);
   }
 }
 
@@ -209,7 +307,31 @@ static void after_work_cb(uv_work_t *w, int status) {
     j->st = MTS_ECANCELED;
     (void)snprintf(j->err, sizeof(j->err), "canceled");
   }
-  if (j->st == MTS_OK) {
+  if (j->kind == JOB_PUSH) {
+    after_push(a, j);
+    st = MTS_OK;
+  } else if (a->shared && j->st == MTS_OK && !j->sr.ours) {
+    /* Another host of the fleet sends it: recorded as sent here. */
+    char note[400];
+
+    (void)snprintf(note, sizeof(note), "sent by host %s (shared)",
+                   j->sr.owner);
+    app_log(a, MTS_LOG_INFO, "report %s %s to %s: %s", ds, j->domain, j->rua,
+            note);
+    st = mts_rpt_agg_attempt(a->agg, j->day, j->domain, j->rua, now_s(), true,
+                             note, 0);
+  } else if (j->st == MTS_OK) {
+    if (a->shared && j->sr.reused) {
+      app_log(a, MTS_LOG_INFO,
+              "report %s %s: shared: the merged report stored at the first "
+              "attempt",
+              ds, j->domain);
+    } else if (a->shared) {
+      app_log(a, MTS_LOG_INFO,
+              "report %s %s: shared: merged now (%zu host report(s) merged, "
+              "%zu skipped)",
+              ds, j->domain, j->sr.nhosts, j->sr.nbad);
+    }
     app_log(a, MTS_LOG_INFO, "report %s %s to %s: %s (attempt %u)", ds,
             j->domain, j->rua,
             a->cfg->dry_run_dir != NULL ? "written (dry run)" : "delivered",
@@ -274,8 +396,10 @@ static bool prepare_job(struct app *a, struct job *j) {
     }
     return false;
   }
-  st = mts_rpt_agg_report_json(a->agg, j->day, j->domain, &a->id, true, &json,
-                               &len);
+  /* shared: this host's part, never frozen (the merged report is frozen
+   * in the shared store by the host that sends it) */
+  st = mts_rpt_agg_report_json(a->agg, j->day, j->domain, &a->id, !a->shared,
+                               &json, &len);
   if (st == MTS_OK) {
     j->json = malloc(len + 1);
     if (j->json != NULL) {
@@ -311,7 +435,10 @@ static void start_next_job(struct app *a) {
       a->qtail = NULL;
     }
     j->next = NULL;
-    if (a->stopping || !prepare_job(a, j)) {
+    if (a->stopping || (j->kind == JOB_DELIVER && !prepare_job(a, j))) {
+      if (j->kind == JOB_PUSH) {
+        a->push_queued = false;
+      }
       job_free(j);
       continue;
     }
@@ -320,6 +447,9 @@ static void start_next_job(struct app *a) {
     if (uv_queue_work(a->loop, &a->work, work_cb, after_work_cb) != 0) {
       app_log(a, MTS_LOG_ERR, "cannot start a delivery");
       a->cur = NULL;
+      if (j->kind == JOB_PUSH) {
+        a->push_queued = false;
+      }
       job_free(j);
     }
   }
@@ -461,9 +591,15 @@ static void start_lookup(struct app *a, const struct mts_rpt_agg_pending *p) {
 static int64_t first_at_fn(void *arg, int64_t day, const char *domain) {
   struct app *a = arg;
 
+  int64_t at;
+
   (void)domain;
-  return mts_rpt_deliver_first_at(day, a->once ? 0 : a->cfg->send_window,
-                                  rnd64());
+  at = mts_rpt_deliver_first_at(day, a->once ? 0 : a->cfg->send_window,
+                                rnd64());
+  if (a->shared && !a->once && at < day + MTS_RPT_DAY + SHARED_SETTLE_S) {
+    at = day + MTS_RPT_DAY + SHARED_SETTLE_S;
+  }
+  return at;
 }
 
 static bool on_due(void *arg, const struct mts_rpt_agg_pending *p) {
@@ -475,6 +611,139 @@ static bool on_due(void *arg, const struct mts_rpt_agg_pending *p) {
     queue_delivery(a, p);
   }
   return true;
+}
+
+/* ---- shared: this host's reports to the shared store ---- */
+
+struct days_acc {
+  int64_t from;
+  struct tlsrptd_shared_item *items;
+  size_t n, cap;
+  bool oom;
+};
+
+static bool on_day_row(void *arg, const struct mts_rpt_agg_day_row *row) {
+  struct days_acc *d = arg;
+
+  if (row->day < d->from) {
+    return true;
+  }
+  if (d->n == d->cap) {
+    size_t cap = d->cap > 0 ? d->cap * 2 : 16;
+    struct tlsrptd_shared_item *v =
+        cap < SIZE_MAX / sizeof(*v) ? realloc(d->items, cap * sizeof(*v))
+                                    : NULL;
+
+    if (v == NULL) {
+      d->oom = true;
+      return false;
+    }
+    d->items = v;
+    d->cap = cap;
+  }
+  memset(&d->items[d->n], 0, sizeof(d->items[d->n]));
+  d->items[d->n].day = row->day;
+  (void)snprintf(d->items[d->n].domain, sizeof(d->items[d->n].domain), "%s",
+                 row->domain);
+  d->n++;
+  return true;
+}
+
+/* This host's own (unfrozen) report of every (day, domain) from today -
+ * PUSH_DAYS on. \return 0, or -1 (logged). */
+static int build_push_items(struct app *a, struct tlsrptd_shared_item **items,
+                            size_t *n) {
+  struct days_acc d;
+  enum mts_status st;
+  size_t i, k = 0;
+
+  memset(&d, 0, sizeof(d));
+  d.from = mts_rpt_agg_day(now_s()) - PUSH_DAYS * MTS_RPT_DAY;
+  st = mts_rpt_agg_days(a->agg, -1, NULL, on_day_row, &d);
+  if (st != MTS_OK || d.oom) {
+    app_log(a, MTS_LOG_ERR, "shared: cannot list the days: %s",
+            d.oom ? "out of memory" : mts_status_str(st));
+    items_free(d.items, d.n);
+    return -1;
+  }
+  for (i = 0; i < d.n; i++) {
+    char *json = NULL;
+    size_t len = 0;
+
+    st = mts_rpt_agg_report_json(a->agg, d.items[i].day, d.items[i].domain,
+                                 &a->id, false, &json, &len);
+    if (st == MTS_OK) {
+      d.items[k] = d.items[i];
+      d.items[k].json = malloc(len + 1);
+      if (d.items[k].json != NULL) {
+        memcpy(d.items[k].json, json, len + 1);
+        d.items[k].len = len;
+        k++;
+      }
+    } else if (st != MTS_ENOTFOUND) {
+      app_log(a, MTS_LOG_WARNING, "shared: cannot build the report of %s: %s",
+              d.items[i].domain, mts_status_str(st));
+    }
+    mts_rpt_agg_free(a->agg, json);
+  }
+  *items = d.items;
+  *n = k;
+  return 0;
+}
+
+/* Queue a push (first in line) when an hour passed or the day changed. */
+static void maybe_push(struct app *a, int64_t now) {
+  struct job *j;
+
+  if (!a->shared || a->push_queued ||
+      (a->last_push != 0 && now - a->last_push < PUSH_EVERY_S &&
+       mts_rpt_agg_day(a->last_push) == mts_rpt_agg_day(now))) {
+    return;
+  }
+  j = calloc(1, sizeof(*j));
+  if (j == NULL) {
+    return;
+  }
+  j->app = a;
+  j->kind = JOB_PUSH;
+  j->at = now;
+  if (build_push_items(a, &j->items, &j->nitems) != 0) {
+    job_free(j);
+    return;
+  }
+  if (j->nitems == 0) {
+    a->last_push = now;
+    job_free(j);
+    return;
+  }
+  j->next = a->qhead;
+  a->qhead = j;
+  if (a->qtail == NULL) {
+    a->qtail = j;
+  }
+  a->push_queued = true;
+  start_next_job(a);
+}
+
+/* --events-from: push right away (no loop; blocking is fine here). */
+static void push_sync(struct app *a) {
+  struct tlsrptd_shared_item *items = NULL;
+  size_t n = 0;
+  char err[400];
+
+  if (build_push_items(a, &items, &n) != 0) {
+    return;
+  }
+  if (tlsrptd_shared_push(&a->sh, items, n, err, sizeof(err)) != MTS_OK) {
+    app_log(a, MTS_LOG_WARNING,
+            "shared: cannot push this host's reports: %s; no report is sent "
+            "for a shared day until the shared store answers",
+            err);
+  } else {
+    app_log(a, MTS_LOG_INFO, "shared: pushed %zu report(s) of host %s", n,
+            a->host);
+  }
+  items_free(items, n);
 }
 
 static void stop_all(struct app *a);
@@ -501,6 +770,7 @@ static void tick(struct app *a) {
       a->last_prune = today;
     }
   }
+  maybe_push(a, now);
   if (a->lookups == 0 && a->cur == NULL && a->qhead == NULL) {
     st = mts_rpt_agg_due(a->agg, now, on_due, a);
     if (st != MTS_OK) {
@@ -601,6 +871,9 @@ static int ingest(struct app *a, const char *path) {
          "%zu rejected\n",
          lineno, (unsigned long long)a->events, (unsigned long long)a->dropped,
          bad);
+  if (a->shared) {
+    push_sync(a);
+  }
   return bad > 0 || a->add_errors > 0 ? 1 : 0;
 }
 
@@ -768,6 +1041,22 @@ int main(int argc, char **argv) {
   a.id.organization_name = a.cfg->org;
   a.id.contact_info = a.cfg->contact;
   a.id.submitter = a.cfg->submitter;
+  if (a.cfg->shared_url != NULL) {
+    char e[200];
+
+    if (tlsrptd_redis_url_parse(a.cfg->shared_url, &a.rurl, e, sizeof(e)) !=
+        0) {
+      fprintf(stderr, "mtasts-tlsrptd: %s\n", e);
+      tlsrptd_config_free(a.cfg);
+      return 78;
+    }
+    a.shared = true;
+    signal(SIGPIPE, SIG_IGN); /* hiredis writes with write(2) */
+    a.sh.url = &a.rurl;
+    a.sh.prefix = a.cfg->shared_prefix;
+    a.sh.timeout_ms = a.cfg->shared_timeout * 1000u;
+    a.sh.host = a.host;
+  }
   if (mts_ctx_create(NULL, &a.ctx) != MTS_OK) {
     tlsrptd_config_free(a.cfg);
     return 1;
