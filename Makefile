@@ -2,6 +2,8 @@
 #   make run    install missing Debian packages, build, run the program
 #   make check  install, build with -Werror, run every test
 # Other targets: build, demo, bench, unit, asan, integration, fuzz, clean.
+#   make valgrind  the whole suite (unit, fuzz replay, and the programs in
+#                  the integration tests) under valgrind; scripts/valgrind-suite
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
@@ -12,6 +14,7 @@ CTEST    ?= ctest
 CTESTFLAGS ?= --output-on-failure
 
 .PHONY: all deps build run demo bench check unit asan integration fuzz clean
+.PHONY: valgrind
 
 all: build
 
@@ -70,3 +73,11 @@ fuzz: deps $(FUZZ)/CMakeCache.txt
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+
+# The whole suite under valgrind (issue 5): a gcc Debug build in
+# build-valgrind, every unit test and fuzz replay under memcheck, then the
+# integration tests with mtasts, mtastsd and mtasts-tlsrptd wrapped in
+# valgrind; fails on any memory error or definite/indirect leak. Slow
+# (see docs/reliability.md); needs root for the integration part.
+valgrind: deps
+	nice ./scripts/valgrind-suite

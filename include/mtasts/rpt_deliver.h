@@ -181,6 +181,15 @@ MTS_API int64_t mts_rpt_deliver_first_at(int64_t day, uint32_t window_s,
 MTS_API int64_t mts_rpt_deliver_next_attempt(int64_t first_at, int64_t now,
                                              uint32_t attempts, uint64_t rnd);
 
+/*!
+ * Free the per-thread state an HTTPS delivery left on the calling thread
+ * (OpenSSL keeps an error queue and random-number state per thread,
+ * released only when the thread exits). Call it on a long-lived worker
+ * thread (a libuv pool thread lives as long as the process) after its
+ * deliveries; harmless elsewhere: the state is made again when needed.
+ */
+MTS_API void mts_rpt_deliver_thread_done(void);
+
 #ifdef __cplusplus
 }
 #endif

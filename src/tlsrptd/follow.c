@@ -413,8 +413,12 @@ int tlsrptd_follow_start(uv_loop_t *loop, const struct tlsrptd_follow_cfg *cfg,
     f->proc.data = f;
     rc = uv_spawn(loop, &f->proc, &po);
     if (rc != 0) {
+      /* libuv: the process handle must be closed even when the spawn
+       * failed, and f must outlive both closes (valgrind found libuv
+       * reading the handle inside a freed f). */
       f->stopping = true;
-      uv_close((uv_handle_t *)&f->proc, NULL);
+      f->open_handles++;
+      uv_close((uv_handle_t *)&f->proc, on_closed);
       uv_close((uv_handle_t *)&f->pipe, on_closed);
       return rc;
     }

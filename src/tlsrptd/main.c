@@ -258,6 +258,8 @@ static void work_cb(uv_work_t *w) {
   j->st = mts_rpt_deliver_report(ctx, &dc, j->domain, j->rua, j->json, j->len,
                                  j->err, sizeof(j->err));
   mts_ctx_destroy(ctx);
+  /* The pool thread lives on: drop OpenSSL's per-thread state now. */
+  mts_rpt_deliver_thread_done();
 }
 
 static void items_free(struct tlsrptd_shared_item *items, size_t n) {

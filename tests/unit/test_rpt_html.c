@@ -36,7 +36,7 @@ struct fail {
 static void add_report(struct fixture *f, const char *org, const char *id,
                        int day, const char *domain, unsigned ok,
                        const struct fail *fails, size_t nfails) {
-  char json[4096], details[2048], date[16];
+  char json[4096], details[2048], date[24];
   size_t off = 0, i;
   unsigned nfail = 0;
   struct mts_rpt_report *rep = NULL;

@@ -878,10 +878,10 @@ static bool rd_scan_send(struct rd_op *op) {
   }
   memcpy(pat + n, "policy:*", 8);
   n += 8;
+  pat[n] = '\0'; /* strlen() below must not run off pat (valgrind) */
   for (i = 0; i < 6; i++) {
     lens[i] = strlen(argv[i]);
   }
-  lens[3] = n;
   return rd_send(s, op, 6, argv, lens);
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include <mtasts/rpt_deliver.h>
 #include <mtasts/rpt_filename.h>
@@ -1039,4 +1040,8 @@ int64_t mts_rpt_deliver_next_attempt(int64_t first_at, int64_t now,
   }
   next = now + delay + (int64_t)(rnd % (uint64_t)(delay / 4 + 1));
   return next > first_at + MTS_RPT_RETRY_LIMIT ? 0 : next;
+}
+
+void mts_rpt_deliver_thread_done(void) {
+  OPENSSL_thread_stop();
 }
