@@ -17,10 +17,10 @@
 #include "core/arena_int.h"
 #include "core/ascii_int.h"
 #include "core/findings_int.h"
+#include "rpt/rpt_json_int.h"
 
 #define SNIP 64
 /* Unknown keys are reported as info findings up to this many. */
-#define UNKNOWN_KEYS_MAX 8
 
 struct mts_rpt_datagram {
   struct mts_arena *arena;
@@ -30,7 +30,7 @@ struct mts_rpt_datagram {
   const char *record;
   struct mts_rpt_dgram_policy *policies;
   size_t npolicies;
-  unsigned nunknown;
+  struct mts_rpt_json_findings jf; /* findings helpers (rpt_json_int.h) */
 };
 
 static const struct {
@@ -85,20 +85,7 @@ static void finding(struct mts_rpt_datagram *dg, const char *code,
 static void finding_kv(struct mts_rpt_datagram *dg, const char *code,
                        enum mts_severity sev, const char *key,
                        const char *what, const char *val) {
-  char snip[SNIP];
-  char *msg;
-
-  if (val != NULL) {
-    mts_findings_escape((const uint8_t *)val, strlen(val), snip, sizeof(snip));
-    msg = mts_arena_printf(dg->arena, "\"%s\": %s \"%s\"", key, what, snip);
-  } else {
-    msg = mts_arena_printf(dg->arena, "\"%s\": %s", key, what);
-  }
-  if (msg == NULL) {
-    dg->findings.oom = true;
-    return;
-  }
-  finding(dg, code, sev, 0, 0, msg);
+  mts_rpt_json_kv(&dg->jf, code, sev, key, what, val);
 }
 
 /* ---- UTF-8 ---- */
@@ -245,81 +232,20 @@ static bool ip_syntax(const char *s) {
   return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-static const char *json_type_name(const json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    return "an object";
-  case JSON_ARRAY:
-    return "an array";
-  case JSON_STRING:
-    return "a string";
-  case JSON_INTEGER:
-    return "an integer";
-  case JSON_REAL:
-    return "a real number";
-  case JSON_TRUE:
-  case JSON_FALSE:
-    return "a boolean";
-  case JSON_NULL:
-    return "null";
-  }
-  return "unknown";
-}
-
 static void wrong_type(struct mts_rpt_datagram *dg, const char *key,
                        const json_t *v, const char *want) {
-  char *msg = mts_arena_printf(dg->arena, "\"%s\" is %s, want %s", key,
-                               json_type_name(v), want);
-
-  if (msg == NULL) {
-    dg->findings.oom = true;
-    return;
-  }
-  finding(dg, "dgram-wrong-type", MTS_SEV_ERROR, 0, 0, msg);
+  mts_rpt_json_wrong_type(&dg->jf, key, v, want);
 }
 
 static void missing(struct mts_rpt_datagram *dg, const char *key,
                     const char *where) {
-  char *msg = mts_arena_printf(dg->arena, "\"%s\" missing in %s", key, where);
-
-  if (msg == NULL) {
-    dg->findings.oom = true;
-    return;
-  }
-  finding(dg, "dgram-missing-key", MTS_SEV_ERROR, 0, 0, msg);
+  mts_rpt_json_missing(&dg->jf, key, where);
 }
 
 /* Info finding for keys not in \p known (NULL-terminated). */
 static void unknown_keys(struct mts_rpt_datagram *dg, json_t *obj,
                          const char *const *known, const char *where) {
-  const char *key;
-  json_t *v;
-  size_t i;
-  char snip[SNIP];
-  char *msg;
-
-  json_object_foreach(obj, key, v) {
-    bool hit = false;
-
-    for (i = 0; known[i] != NULL; i++) {
-      if (strcmp(key, known[i]) == 0) {
-        hit = true;
-        break;
-      }
-    }
-    if (hit || dg->nunknown >= UNKNOWN_KEYS_MAX) {
-      continue;
-    }
-    dg->nunknown++;
-    mts_findings_escape((const uint8_t *)key, strlen(key), snip, sizeof(snip));
-    msg = mts_arena_printf(dg->arena, "unknown key \"%s\" in %s ignored", snip,
-                           where);
-    if (msg == NULL) {
-      dg->findings.oom = true;
-      return;
-    }
-    finding(dg, "dgram-unknown-key", MTS_SEV_INFO, 0, 0, msg);
-  }
+  mts_rpt_json_unknown_keys(&dg->jf, obj, known, where);
 }
 
 /* Copy string member \p key of \p obj into *out. Absent: *out stays
@@ -661,6 +587,11 @@ enum mts_status mts_rpt_datagram_parse(struct mts_ctx *ctx,
   }
   dg->arena = arena;
   mts_findings_init(&dg->findings, arena);
+  dg->jf.findings = &dg->findings;
+  dg->jf.arena = arena;
+  dg->jf.code_wrong_type = "dgram-wrong-type";
+  dg->jf.code_missing = "dgram-missing-key";
+  dg->jf.code_unknown = "dgram-unknown-key";
 
   if (len > MTS_RPT_DATAGRAM_MAX) {
     finding(dg, "dgram-too-big", MTS_SEV_ERROR, 0, 0,

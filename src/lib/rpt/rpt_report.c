@@ -20,11 +20,11 @@
 #include "core/arena_int.h"
 #include "core/ascii_int.h"
 #include "core/findings_int.h"
+#include "rpt/rpt_json_int.h"
 #include "rpt/rpt_report_int.h"
 
 #define SNIP 64
 /* Unknown keys are reported as info findings up to this many. */
-#define UNKNOWN_KEYS_MAX 8
 /* Largest count accepted: 2^53 (I-JSON: exact in an IEEE double). */
 #define COUNT_MAX INT64_C(9007199254740992)
 
@@ -34,7 +34,7 @@ struct mts_rpt_report {
   struct mts_rpt_report_data data;
   size_t items;        /* policies + details + strings + mx hosts */
   bool items_exceeded; /* the item bound was hit (reported once) */
-  unsigned nunknown;
+  struct mts_rpt_json_findings jf; /* findings helpers (rpt_json_int.h) */
 };
 
 /* ---- shared helpers (rpt_report_int.h) ---- */
@@ -146,99 +146,25 @@ static void finding(struct mts_rpt_report *r, const char *code,
 
 /* A finding naming a key, with an optional escaped value. */
 static void finding_kv(struct mts_rpt_report *r, const char *code,
-                       enum mts_severity sev, const char *key, const char *what,
-                       const char *val) {
-  char snip[SNIP];
-  char *msg;
-
-  if (val != NULL) {
-    mts_findings_escape((const uint8_t *)val, strlen(val), snip, sizeof(snip));
-    msg = mts_arena_printf(r->arena, "\"%s\": %s \"%s\"", key, what, snip);
-  } else {
-    msg = mts_arena_printf(r->arena, "\"%s\": %s", key, what);
-  }
-  if (msg == NULL) {
-    oom(r);
-    return;
-  }
-  finding(r, code, sev, 0, 0, msg);
-}
-
-static const char *json_type_name(const json_t *v) {
-  switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    return "an object";
-  case JSON_ARRAY:
-    return "an array";
-  case JSON_STRING:
-    return "a string";
-  case JSON_INTEGER:
-    return "an integer";
-  case JSON_REAL:
-    return "a real number";
-  case JSON_TRUE:
-  case JSON_FALSE:
-    return "a boolean";
-  case JSON_NULL:
-    return "null";
-  }
-  return "unknown";
+                       enum mts_severity sev, const char *key,
+                       const char *what, const char *val) {
+  mts_rpt_json_kv(&r->jf, code, sev, key, what, val);
 }
 
 static void wrong_type(struct mts_rpt_report *r, const char *key,
                        const json_t *v, const char *want) {
-  char *msg = mts_arena_printf(r->arena, "\"%s\" is %s, want %s", key,
-                               json_type_name(v), want);
-
-  if (msg == NULL) {
-    oom(r);
-    return;
-  }
-  finding(r, "report-wrong-type", MTS_SEV_ERROR, 0, 0, msg);
+  mts_rpt_json_wrong_type(&r->jf, key, v, want);
 }
 
 static void missing(struct mts_rpt_report *r, const char *key,
                     const char *where) {
-  char *msg = mts_arena_printf(r->arena, "\"%s\" missing in %s", key, where);
-
-  if (msg == NULL) {
-    oom(r);
-    return;
-  }
-  finding(r, "report-missing-key", MTS_SEV_ERROR, 0, 0, msg);
+  mts_rpt_json_missing(&r->jf, key, where);
 }
 
 /* Info finding for keys not in \p known (NULL-terminated). */
 static void unknown_keys(struct mts_rpt_report *r, json_t *obj,
                          const char *const *known, const char *where) {
-  const char *key;
-  json_t *v;
-  size_t i;
-  char snip[SNIP];
-  char *msg;
-
-  json_object_foreach(obj, key, v) {
-    bool hit = false;
-
-    for (i = 0; known[i] != NULL; i++) {
-      if (strcmp(key, known[i]) == 0) {
-        hit = true;
-        break;
-      }
-    }
-    if (hit || r->nunknown >= UNKNOWN_KEYS_MAX) {
-      continue;
-    }
-    r->nunknown++;
-    mts_findings_escape((const uint8_t *)key, strlen(key), snip, sizeof(snip));
-    msg = mts_arena_printf(r->arena, "unknown key \"%s\" in %s ignored", snip,
-                           where);
-    if (msg == NULL) {
-      oom(r);
-      return;
-    }
-    finding(r, "report-unknown-key", MTS_SEV_INFO, 0, 0, msg);
-  }
+  mts_rpt_json_unknown_keys(&r->jf, obj, known, where);
 }
 
 /* Count \p n more items; false (and one error finding) past the bound. */
@@ -328,7 +254,7 @@ static bool get_count(struct mts_rpt_report *r, json_t *obj, const char *key,
                            key, snip);
   } else if (!json_is_integer(v)) {
     msg = mts_arena_printf(r->arena, "\"%s\" is %s, want a JSON integer", key,
-                           json_type_name(v));
+                           mts_rpt_json_type_name(v));
   } else if ((n = json_integer_value(v)) < 0 || n > COUNT_MAX) {
     msg = mts_arena_printf(r->arena, "\"%s\" is %lld, want 0 to 2^53", key,
                            (long long)n);
@@ -902,6 +828,11 @@ enum mts_status mts_rpt_report_parse(struct mts_ctx *ctx, const uint8_t *data,
   }
   r->arena = arena;
   mts_findings_init(&r->findings, arena);
+  r->jf.findings = &r->findings;
+  r->jf.arena = arena;
+  r->jf.code_wrong_type = "report-wrong-type";
+  r->jf.code_missing = "report-missing-key";
+  r->jf.code_unknown = "report-unknown-key";
   root = load(r, data == NULL ? (const uint8_t *)"" : data, len, &st);
   if (root != NULL) {
     parse_top(r, root);
