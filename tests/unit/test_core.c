@@ -67,6 +67,56 @@ static void test_arena_findings_alloc_sweep(void **state) {
   assert_true(mts_test_alloc_sweep(arena_op, NULL) > 3);
 }
 
+/* A sized arena makes one chunk of the expected size: the object and
+ * allocations up to the expectation cost no further malloc; one more
+ * byte makes a regular chunk, and a large hint does not make every
+ * later chunk large. */
+static void test_arena_sized(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_arena *ar = NULL;
+  long base;
+  char *o;
+
+  (void)state;
+  base = a.count;
+  o = mts_arena_create_object_sized(ctx, 40, 48 + 64 + 96, &ar);
+  assert_non_null(o);
+  assert_non_null(ar);
+  assert_int_equal(o[0] + o[39], 0); /* zeroed */
+  assert_int_equal(a.count - base, 2); /* the arena, its first chunk */
+  assert_non_null(mts_arena_alloc(ar, 64));
+  assert_non_null(mts_arena_alloc(ar, 90)); /* rounded to 96 */
+  assert_int_equal(a.count - base, 2);
+  assert_non_null(mts_arena_alloc(ar, 1));
+  assert_int_equal(a.count - base, 3);
+  mts_arena_destroy(ar);
+
+  /* A hint below the object's size still fits the object. */
+  base = a.count;
+  o = mts_arena_create_object_sized(ctx, 100, 8, &ar);
+  assert_non_null(o);
+  assert_int_equal(a.count - base, 2);
+  mts_arena_destroy(ar);
+
+  /* 64 KiB expected: one chunk for it; allocations beyond it get
+   * regular (4 KiB) chunks, so 4 KiB more is one more chunk. */
+  base = a.count;
+  o = mts_arena_create_object_sized(ctx, 16, 65536, &ar);
+  assert_non_null(o);
+  assert_non_null(mts_arena_alloc(ar, 65536 - 16));
+  assert_int_equal(a.count - base, 2);
+  assert_non_null(mts_arena_alloc(ar, 100));
+  assert_non_null(mts_arena_alloc(ar, 100));
+  assert_int_equal(a.count - base, 3);
+  mts_arena_destroy(ar);
+
+  assert_int_equal(mts_arena_round(0), 16);
+  assert_int_equal(mts_arena_round(17), 32);
+  assert_int_equal(mts_arena_round(SIZE_MAX - 3), SIZE_MAX);
+  mts_ctx_destroy(ctx);
+}
+
 static void test_escape(void **state) {
   char out[16];
 
@@ -84,6 +134,7 @@ int main(void) {
       cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_clock_injected),
       cmocka_unit_test(test_arena_findings_alloc_sweep),
+      cmocka_unit_test(test_arena_sized),
       cmocka_unit_test(test_escape),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

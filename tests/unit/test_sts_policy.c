@@ -759,8 +759,65 @@ static void test_alloc_sweep(void **state) {
   free(b);
 }
 
+/* A policy without findings is two allocations (the arena and one chunk
+ * sized by the pre-scan, bench/README.md): a daemon keeps one per cached
+ * domain. With a BOM, a finding, or 30 mx lines it still parses. */
+static void test_alloc_count(void **state) {
+  static const char *bodies[] = {
+      "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\n"
+      "mx: *.example.net\r\nmax_age: 604800\r\n",
+      "version: STSv1\nmode: testing\nmx: a.b\nmax_age: 86400",
+      "version: STSv1\nmode: none\nmax_age: 86400\n",
+  };
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_sts_policy *p;
+  char big[2048];
+  size_t i, off;
+  long base;
+
+  (void)state;
+  for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+    base = a.count;
+    assert_int_equal(mts_sts_policy_parse(ctx, (const uint8_t *)bodies[i],
+                                          strlen(bodies[i]), &p),
+                     MTS_OK);
+    assert_true(mts_sts_policy_valid(p));
+    assert_int_equal(a.count - base, 2);
+    mts_sts_policy_destroy(p);
+  }
+  off = (size_t)snprintf(big, sizeof(big), "version: STSv1\nmode: enforce\n");
+  for (i = 0; i < 30; i++) {
+    off += (size_t)snprintf(big + off, sizeof(big) - off,
+                            "mx: mx%zu.a-rather-long-name.example.com\n", i);
+  }
+  off += (size_t)snprintf(big + off, sizeof(big) - off, "max_age: 86400\n");
+  base = a.count;
+  assert_int_equal(mts_sts_policy_parse(ctx, (const uint8_t *)big, off, &p),
+                   MTS_OK);
+  assert_int_equal(mts_sts_policy_mx_count(p), 30);
+  assert_int_equal(a.count - base, 2);
+  mts_sts_policy_destroy(p);
+  /* A finding needs more (its array, its message): still correct. */
+  base = a.count;
+  {
+    static const char bom[] = "\xef\xbb\xbfversion: STSv1\nmode: enforce\n"
+                              "mx: a.b\nmax_age: 86400\nfoo: bar\n";
+
+    assert_int_equal(mts_sts_policy_parse(ctx, (const uint8_t *)bom,
+                                          strlen(bom), &p),
+                     MTS_OK);
+  }
+  assert_true(mts_sts_policy_usable(p));
+  assert_false(mts_sts_policy_valid(p));
+  assert_true(a.count - base > 2);
+  mts_sts_policy_destroy(p);
+  mts_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_alloc_count),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_mx_lengths),
       cmocka_unit_test(test_lines),

@@ -53,8 +53,20 @@ void mts_arena_destroy(struct mts_arena *a) {
   mts_free(a->ctx, a);
 }
 
+size_t mts_arena_round(size_t n) {
+  if (n > SIZE_MAX - ARENA_ALIGN) {
+    return SIZE_MAX;
+  }
+  return n == 0 ? ARENA_ALIGN : (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+}
+
 void *mts_arena_create_object(struct mts_ctx *ctx, size_t size,
                               struct mts_arena **arena) {
+  return mts_arena_create_object_sized(ctx, size, 0, arena);
+}
+
+void *mts_arena_create_object_sized(struct mts_ctx *ctx, size_t size,
+                                    size_t expect, struct mts_arena **arena) {
   struct mts_arena *a = mts_arena_create(ctx);
   void *obj;
 
@@ -62,10 +74,24 @@ void *mts_arena_create_object(struct mts_ctx *ctx, size_t size,
   if (a == NULL) {
     return NULL;
   }
+  /* A first chunk of exactly the expected size (never smaller than the
+   * object). Bounded by the oversize rule of mts_arena_alloc(): a hint
+   * above ARENA_CHUNK makes a first chunk of that size, then regular
+   * chunks follow. */
+  if (expect > 0 && expect <= SIZE_MAX - CHUNK_HDR) {
+    size_t first = mts_arena_round(expect < size ? size : expect);
+
+    if (first <= SIZE_MAX - CHUNK_HDR) {
+      a->next_chunk = CHUNK_HDR + first;
+    }
+  }
   obj = mts_arena_alloc(a, size);
   if (obj == NULL) {
     mts_arena_destroy(a);
     return NULL;
+  }
+  if (a->next_chunk > ARENA_CHUNK) {
+    a->next_chunk = ARENA_CHUNK; /* a large hint sizes the first only */
   }
   memset(obj, 0, size);
   *arena = a;

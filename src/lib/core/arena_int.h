@@ -21,6 +21,17 @@ void mts_arena_destroy(struct mts_arena *a);
  */
 void *mts_arena_create_object(struct mts_ctx *ctx, size_t size,
                               struct mts_arena **arena);
+/*
+ * The same, for a caller that knows about how much it will allocate:
+ * the first chunk holds \p expect bytes (the object included; each
+ * allocation rounded up to 16) instead of the default 512, so a
+ * result of known shape costs one allocation of its own size. More
+ * than \p expect still works (further chunks).
+ */
+void *mts_arena_create_object_sized(struct mts_ctx *ctx, size_t size,
+                                    size_t expect, struct mts_arena **arena);
+/* \p n rounded up to the arena's alignment, for computing \p expect. */
+size_t mts_arena_round(size_t n);
 struct mts_ctx *mts_arena_ctx(const struct mts_arena *a);
 /* 16-byte aligned; NULL on allocation failure or overflow. */
 void *mts_arena_alloc(struct mts_arena *a, size_t size);

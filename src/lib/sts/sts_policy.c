@@ -517,9 +517,12 @@ static enum mts_status check_required(struct pstate *ps) {
 }
 
 /* Count lines (as the split in parse_body() makes them, from \p pos on)
- * and lines that start with "mx:", the upper bound of the mx array. */
+ * and lines that start with "mx:", the upper bound of the mx array;
+ * \p mx_bytes (may be NULL): what the mx values take in the arena at
+ * most (each value is shorter than its line after "mx:"). */
 static void prescan(const uint8_t *b, size_t len, size_t pos, size_t *lines,
-                    size_t *mx) {
+                    size_t *mx, size_t *mx_bytes) {
+  size_t bytes = 0;
 
   *lines = *mx = 0;
   while (pos < len) {
@@ -528,9 +531,13 @@ static void prescan(const uint8_t *b, size_t len, size_t pos, size_t *lines,
 
     if (end - pos >= 3 && memcmp(b + pos, "mx:", 3) == 0) {
       (*mx)++;
+      bytes += mts_arena_round(end - pos - 3 + 1);
     }
     (*lines)++;
     pos = end + 1;
+  }
+  if (mx_bytes != NULL) {
+    *mx_bytes = bytes;
   }
 }
 
@@ -554,7 +561,7 @@ static enum mts_status parse_body(struct pstate *ps, const uint8_t *body,
     }
     pos = 3;
   }
-  prescan(body, len, pos, &nlines, &nmx);
+  prescan(body, len, pos, &nlines, &nmx, NULL);
   copy = (uint8_t *)mts_arena_strndup(p->arena, (const char *)body, len);
   if (copy == NULL) {
     return MTS_ENOMEM;
@@ -614,6 +621,26 @@ static enum mts_status parse_body(struct pstate *ps, const uint8_t *body,
   return st;
 }
 
+/* What parse_body() allocates in the arena for a body without findings:
+ * the object, the copy, the line and mx arrays and the mx values (with a
+ * BOM, a little less). A daemon keeps one parsed policy per cached domain, and
+ * a first chunk of this size instead of the default 512 bytes saves about
+ * 200 bytes of each (bench/README.md). Findings, when there are any, go
+ * into further chunks. */
+static size_t expected_size(const uint8_t *body, size_t len) {
+  size_t nlines, nmx, mx_bytes;
+
+  if (len == 0 || len > MTS_POLICY_MAX_SIZE) {
+    return 0;
+  }
+  prescan(body, len, 0, &nlines, &nmx, &mx_bytes);
+  return mts_arena_round(sizeof(struct mts_sts_policy)) +
+         mts_arena_round(len + 1) +
+         mts_arena_round(nlines * sizeof(const char *)) +
+         (nmx > 0 ? mts_arena_round(nmx * sizeof(const char *)) : 0) +
+         mx_bytes;
+}
+
 enum mts_status mts_sts_policy_parse(struct mts_ctx *ctx, const uint8_t *body,
                                      size_t len,
                                      struct mts_sts_policy **out) {
@@ -628,7 +655,8 @@ enum mts_status mts_sts_policy_parse(struct mts_ctx *ctx, const uint8_t *body,
   if (ctx == NULL || out == NULL || (body == NULL && len > 0)) {
     return MTS_EINVAL;
   }
-  p = mts_arena_create_object(ctx, sizeof(*p), &arena);
+  p = mts_arena_create_object_sized(ctx, sizeof(*p), expected_size(body, len),
+                                    &arena);
   if (p == NULL) {
     return MTS_ENOMEM;
   }

@@ -89,7 +89,11 @@ struct rs_record {
   int64_t neg_until;      /* negative record valid while now < this */
   enum mts_sts_answer_kind neg_kind;
   enum mts_sts_verdict last_verdict;
-  char reason[RS_REASON_MAX]; /* latest discovery reason (escaped) */
+  /* The latest discovery reason (escaped), allocated to fit, or NULL
+   * for none: a fixed array cost 160 bytes in each of 100,000 records,
+   * most of which (cached policies) never show it. rec_reason(). */
+  char *reason;
+  bool reason_lost; /* the latest could not be kept (no memory) */
 
   struct rs_flight *flight; /* in-flight work (single flight) */
   struct mts_sts_lookup *w_head;
@@ -334,6 +338,22 @@ static bool rec_busy(const struct rs_record *rec) {
          rec->pinned > 0;
 }
 
+static const char *rec_reason(const struct rs_record *rec) {
+  if (rec->reason != NULL) {
+    return rec->reason;
+  }
+  if (rec->reason_lost) {
+    return "(reason not kept: out of memory)";
+  }
+  return rec->last_verdict == MTS_STS_V_POLICY ? "cached policy" : "";
+}
+
+static void rec_drop_reason(struct mts_sts_resolver *r, struct rs_record *rec) {
+  mts_free(r->ctx, rec->reason);
+  rec->reason = NULL;
+  rec->reason_lost = false;
+}
+
 /* Forget the cached policy and every negative/check state. */
 static void rec_clear(struct mts_sts_resolver *r, struct rs_record *rec) {
   mts_sts_entry_init(&rec->entry);
@@ -347,7 +367,7 @@ static void rec_clear(struct mts_sts_resolver *r, struct rs_record *rec) {
   rec->neg_until = 0;
   rec->neg_kind = MTS_ANSWER_NONE;
   rec->last_verdict = MTS_STS_V_NO_POLICY;
-  rec->reason[0] = '\0';
+  rec_drop_reason(r, rec);
 }
 
 /* Unlink and free an idle record. */
@@ -412,9 +432,30 @@ static struct rs_record *rec_create(struct mts_sts_resolver *r,
   return rec;
 }
 
-static void rec_set_reason(struct rs_record *rec, const char *reason) {
-  (void)mts_findings_escape((const uint8_t *)reason, strlen(reason),
-                            rec->reason, sizeof(rec->reason));
+/* The reason of a failure or a negative answer (escaped). A successful
+ * fetch keeps none (rec_reason() says "cached policy"): most records
+ * hold a policy and never show one. Out of memory keeps a constant that
+ * says so; the answer does not depend on the reason. */
+static void rec_set_reason(struct mts_sts_resolver *r, struct rs_record *rec,
+                           const char *reason) {
+  char buf[RS_REASON_MAX];
+  size_t n;
+  char *p;
+
+  (void)mts_findings_escape((const uint8_t *)reason, strlen(reason), buf,
+                            sizeof(buf));
+  if (rec->reason != NULL && strcmp(rec->reason, buf) == 0) {
+    return;
+  }
+  n = strlen(buf);
+  p = mts_malloc(r->ctx, n + 1);
+  rec_drop_reason(r, rec);
+  if (p == NULL) {
+    rec->reason_lost = true;
+    return;
+  }
+  memcpy(p, buf, n + 1);
+  rec->reason = p;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -464,12 +505,13 @@ static bool rec_answer_now(const struct rs_record *rec, int64_t now,
     a->policy = rec->policy;
     a->id = rec->entry.id;
     a->reason =
-        rec->last_verdict == MTS_STS_V_POLICY ? "cached policy" : rec->reason;
+        rec->last_verdict == MTS_STS_V_POLICY ? "cached policy"
+                                              : rec_reason(rec);
     return true;
   }
   if (now < rec->neg_until) {
     a->kind = rec->neg_kind;
-    a->reason = rec->reason;
+    a->reason = rec_reason(rec);
     return true;
   }
   return false;
@@ -944,7 +986,7 @@ static void flight_txt(struct mts_sts_resolver *r, struct rs_flight *f,
   rec->txt_checked_at = now;
   if (out != MTS_STS_TXT_OUT_VALID) {
     rec->last_verdict = v;
-    rec_set_reason(rec, mts_sts_discovery_reason(d));
+    rec_set_reason(r, rec, mts_sts_discovery_reason(d));
   }
   mts_sts_state_decide(&rec->entry, out, txt_id, now, &dec);
   if (dec.fetch) {
@@ -996,7 +1038,7 @@ static void flight_txt(struct mts_sts_resolver *r, struct rs_flight *f,
       if (out == MTS_STS_TXT_OUT_VALID) {
         /* FETCH-9: the id is in its fetch backoff. */
         rec->last_verdict = MTS_STS_V_FETCH_ERROR;
-        rec_set_reason(rec, "the policy fetch for this id failed less "
+        rec_set_reason(r, rec, "the policy fetch for this id failed less "
                             "than 5 minutes ago (backoff)");
       }
     }
@@ -1042,7 +1084,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
      * and valid) keeps applying. */
     mts_sts_state_fetch_failed(&rec->entry, f->id, now);
     rec->last_verdict = v;
-    rec_set_reason(rec, mts_sts_discovery_reason(d));
+    rec_set_reason(r, rec, mts_sts_discovery_reason(d));
     if (f->refresh) {
       r->stats.refresh_failures++;
     }
@@ -1083,7 +1125,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
     rec->policy = np;
     rec->neg_until = 0;
     rec->last_verdict = MTS_STS_V_POLICY;
-    rec_set_reason(rec, mts_sts_discovery_reason(d));
+    rec_drop_reason(r, rec);
     log_policy(r, rec, f->id, p, !had ? "new" : same ? "refreshed" : "changed");
     store_sync(r, rec);
     flight_end(r, f, NULL, NULL);
@@ -1101,7 +1143,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   rec->policy = NULL;
   rec->neg_until = 0;
   rec->last_verdict = MTS_STS_V_POLICY;
-  rec_set_reason(rec, mts_sts_discovery_reason(d));
+  rec_drop_reason(r, rec);
   log_policy(r, rec, f->id, p, "once");
   store_sync(r, rec); /* the superseded policy goes from the store too */
   {
@@ -1646,7 +1688,7 @@ static void rec_view(const struct rs_record *rec,
   out->txt_checked_at = rec->txt_checked_at;
   out->neg_until = rec->neg_until;
   out->last_verdict = rec->last_verdict;
-  out->reason = rec->reason;
+  out->reason = rec_reason(rec);
   out->inflight = rec->flight != NULL;
 }
 
