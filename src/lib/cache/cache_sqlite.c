@@ -22,20 +22,21 @@
  * A callback reports MTS_OK only after the COMMIT.
  *
  * Schema: PRAGMA application_id marks the file as ours, PRAGMA
- * user_version is the schema version (1). A newer version, a foreign
+ * user_version is the schema version (1); core/sqlite.c opens and checks
+ * the file as it does the report stores'. A newer version, a foreign
  * database, a file that is not a database or cannot be written all make
  * create fail with MTS_EIO and a logged reason; the daemon then serves
  * from memory only.
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "cache/cache_int.h"
 #include "cache/cache_record_int.h"
 #include "core/ctx_int.h"
+#include "core/sqlite_int.h"
 
 #define SQ_SCHEMA_VERSION 1
 #define SQ_APPLICATION_ID 0x4d545354 /* "MTST" */
@@ -68,8 +69,7 @@ struct sq_job {
 
 struct cache_sqlite {
   struct mts_cache base;
-  char *path;
-  sqlite3 *db;
+  struct mts_sqlite sql;
   sqlite3_stmt *q_get, *q_put, *q_del, *q_scan;
   uv_thread_t thread;
   uv_mutex_t mu;
@@ -103,159 +103,43 @@ static const char sq_sql_schema[] =
   "domain, has_policy, id, mode, max_age, fetched_at, failed_id, failed_at, " \
   "body, updated_at"
 
-/* ---- helpers for the open path (loop thread, before the worker) ---- */
+static const struct mts_sqlite_schema sq_schema = {
+    .name = "cache sqlite",
+    .kind = "an mtasts cache",
+    .application_id = SQ_APPLICATION_ID,
+    .version = SQ_SCHEMA_VERSION,
+    .sql = sq_sql_schema,
+    .busy_timeout_ms = SQ_BUSY_TIMEOUT_MS,
+};
 
-static void sq_log_db(struct cache_sqlite *s, const char *what) {
-  mts_log(s->base.ctx, MTS_LOG_ERR, "cache sqlite: %.200s: %s: %s", s->path,
-          what, sqlite3_errmsg(s->db));
-}
+/* Open and check the file, then prepare the worker's statements (loop
+ * thread, before the worker starts). */
+static enum mts_status sq_open(struct cache_sqlite *s, const char *path) {
+  sqlite3 *db;
+  enum mts_status st;
 
-/* Run one statement returning one integer (a PRAGMA). */
-static int sq_int_query(sqlite3 *db, const char *sql, int64_t *out) {
-  sqlite3_stmt *q = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(q, 0);
-      rc = SQLITE_OK;
-    }
-  }
-  (void)sqlite3_finalize(q);
-  return rc;
-}
-
-static int sq_exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* Check or create the schema inside one write transaction (which also
- * proves the file and its directory are writable). */
-static enum mts_status sq_schema(struct cache_sqlite *s) {
-  int64_t version = 0, appid = 0, ntables = 0;
-  char sql[128];
-
-  if (sq_exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-    sq_log_db(s, "cannot write (writes would fail; serving from memory)");
-    return MTS_EIO;
-  }
-  if (sq_int_query(s->db, "PRAGMA user_version", &version) != SQLITE_OK ||
-      sq_int_query(s->db, "PRAGMA application_id", &appid) != SQLITE_OK ||
-      sq_int_query(s->db, "SELECT count(*) FROM sqlite_master", &ntables) !=
-          SQLITE_OK) {
-    sq_log_db(s, "cannot read the schema");
-    goto fail;
-  }
-  if (appid != SQ_APPLICATION_ID && (appid != 0 || ntables != 0)) {
-    mts_log(s->base.ctx, MTS_LOG_ERR,
-            "cache sqlite: %.200s: not an mtasts cache (application_id "
-            "%lld, %lld tables); refusing to touch it",
-            s->path, (long long)appid, (long long)ntables);
-    goto fail;
-  }
-  if (version > SQ_SCHEMA_VERSION) {
-    mts_log(s->base.ctx, MTS_LOG_ERR,
-            "cache sqlite: %.200s: schema version %lld is newer than this "
-            "mtasts knows (%d); refusing to use it",
-            s->path, (long long)version, SQ_SCHEMA_VERSION);
-    goto fail;
-  }
-  if (version == 0) {
-    (void)snprintf(sql, sizeof(sql),
-                   "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-                   SQ_APPLICATION_ID, SQ_SCHEMA_VERSION);
-    if (sq_exec(s->db, sq_sql_schema) != SQLITE_OK ||
-        sq_exec(s->db, sql) != SQLITE_OK) {
-      sq_log_db(s, "cannot create the schema");
-      goto fail;
-    }
-  }
-  if (sq_exec(s->db, "COMMIT") != SQLITE_OK) {
-    sq_log_db(s, "cannot commit the schema");
-    goto fail;
-  }
-  return MTS_OK;
-fail:
-  (void)sq_exec(s->db, "ROLLBACK");
-  return MTS_EIO;
-}
-
-static enum mts_status sq_open(struct cache_sqlite *s) {
-  sqlite3_stmt *q = NULL;
-  enum mts_status st = MTS_EIO;
-  const unsigned char *mode;
-  struct stat sb;
-
-  /* A cache file anyone may write is not to be trusted: a local user
-   * could plant a policy that sends mail to their MX, or drop one. Refuse
-   * it, as OpenSMTPD refuses loose key files (docs/security.md). */
-  if (stat(s->path, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0) {
-    mts_log(s->base.ctx, MTS_LOG_ERR,
-            "cache sqlite: %.200s: refused: the file is world-writable "
-            "(chmod o-w it)",
-            s->path);
-    goto done;
-  }
-  if (sqlite3_open_v2(s->path, &s->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-      SQLITE_OK) {
-    if (s->db == NULL) {
-      mts_log(s->base.ctx, MTS_LOG_ERR, "cache sqlite: %.200s: cannot open",
-              s->path);
-      st = MTS_ENOMEM;
-    } else {
-      sq_log_db(s, "cannot open");
-    }
-    goto done;
-  }
-  (void)sqlite3_extended_result_codes(s->db, 0);
-  (void)sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
-  /* The first statement reads the header: a file that is not a database
-   * fails here ("file is not a database"). */
-  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(q) != SQLITE_ROW) {
-    sq_log_db(s, "cannot switch to WAL");
-    goto done;
-  }
-  mode = sqlite3_column_text(q, 0);
-  if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-    mts_log(s->base.ctx, MTS_LOG_WARNING,
-            "cache sqlite: %.200s: journal mode is %s, not wal", s->path,
-            mode != NULL ? (const char *)mode : "?");
-  }
-  (void)sqlite3_finalize(q); /* no statement may stay open over COMMIT */
-  q = NULL;
-  if (sq_exec(s->db, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
-    sq_log_db(s, "cannot set synchronous");
-    goto done;
-  }
-  st = sq_schema(s);
+  st = mts_sqlite_open(&s->sql, s->base.ctx, path, &sq_schema);
   if (st != MTS_OK) {
-    goto done;
+    return st;
   }
-  if (sqlite3_prepare_v2(s->db,
+  db = s->sql.db;
+  if (sqlite3_prepare_v2(db,
                          "SELECT " SQ_COLS " FROM policies WHERE domain = ?1",
                          -1, &s->q_get, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(s->db,
+      sqlite3_prepare_v2(db,
                          "INSERT OR REPLACE INTO policies (" SQ_COLS
                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                          -1, &s->q_put, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(s->db, "DELETE FROM policies WHERE domain = ?1", -1,
+      sqlite3_prepare_v2(db, "DELETE FROM policies WHERE domain = ?1", -1,
                          &s->q_del, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2(s->db,
+      sqlite3_prepare_v2(db,
                          "SELECT " SQ_COLS " FROM policies WHERE domain > ?1 "
                          "ORDER BY domain",
                          -1, &s->q_scan, NULL) != SQLITE_OK) {
-    sq_log_db(s, "cannot prepare statements (damaged schema?)");
-    st = MTS_EIO;
-    goto done;
+    mts_sqlite_log(&s->sql, "cannot prepare statements (damaged schema?)");
+    return MTS_EIO;
   }
-  st = MTS_OK;
-done:
-  (void)sqlite3_finalize(q);
-  return st;
+  return MTS_OK;
 }
 
 /* ---- worker thread: no ctx, no log, no allocation of ours ---- */
@@ -279,7 +163,7 @@ static enum mts_status sq_rc_status(int rc) {
 static void sq_job_err(struct cache_sqlite *s, struct sq_job *j,
                        const char *what) {
   (void)snprintf(j->err, sizeof(j->err), "%s: %s", what,
-                 sqlite3_errmsg(s->db));
+                 sqlite3_errmsg(s->sql.db));
 }
 
 /* Read the current row of \p q into \p rec (borrowing from the
@@ -623,7 +507,7 @@ static void sq_deliver(struct cache_sqlite *s, struct sq_job *j) {
   s->pending--;
   if (j->err[0] != '\0') {
     mts_log(s->base.ctx, j->skipped > 0 ? MTS_LOG_WARNING : MTS_LOG_ERR,
-            "cache sqlite: %.200s: %s%s", s->path, j->err,
+            "cache sqlite: %.200s: %s%s", s->sql.path, j->err,
             j->skipped > 1 ? " (and more rows)" : "");
   }
   switch (j->op) {
@@ -697,9 +581,7 @@ static void sq_free(struct cache_sqlite *s) {
   (void)sqlite3_finalize(s->q_put);
   (void)sqlite3_finalize(s->q_del);
   (void)sqlite3_finalize(s->q_scan);
-  /* The last connection to close checkpoints the WAL into the file. */
-  (void)sqlite3_close(s->db);
-  mts_free(ctx, s->path);
+  mts_sqlite_close(&s->sql);
   mts_free(ctx, s);
 }
 
@@ -845,12 +727,7 @@ enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
   s->base.ops = &sq_ops;
   s->base.ctx = ctx;
   s->base.loop = loop;
-  s->path = mts_strdup(ctx, path);
-  if (s->path == NULL) {
-    st = MTS_ENOMEM;
-    goto fail;
-  }
-  st = sq_open(s);
+  st = sq_open(s, path);
   if (st != MTS_OK) {
     goto fail;
   }

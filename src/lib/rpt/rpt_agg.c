@@ -15,7 +15,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sqlite3.h>
 #include <uv.h>
@@ -26,6 +25,7 @@
 
 #include "core/arena_int.h"
 #include "core/ctx_int.h"
+#include "core/sqlite_int.h"
 
 #define AG_SCHEMA_VERSION 1
 #define AG_APPLICATION_ID 0x4d545352 /* "MTSR" */
@@ -33,8 +33,7 @@
 
 struct mts_rpt_agg {
   struct mts_ctx *ctx;
-  sqlite3 *db;
-  char *path;
+  struct mts_sqlite sql;
   char *host;
 };
 
@@ -228,146 +227,44 @@ static int d_list(struct mts_arena *a, const char **p, const char *end,
   return 0;
 }
 
-/* ---- SQLite helpers ---- */
+/* ---- opening ---- */
 
-static void ag_log_db(struct mts_rpt_agg *g, const char *what) {
-  mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: %s: %s", g->path, what,
-          sqlite3_errmsg(g->db));
-}
+/* A new store's salt: part of every report-id it builds (ag_salt), so
+ * that two stores never build the same one. */
+static enum mts_status ag_init_salt(struct mts_sqlite *s) {
+  uint8_t salt[8];
+  char hex[17];
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+  size_t i;
 
-static enum mts_status ag_rc(struct mts_rpt_agg *g, int rc, const char *what) {
-  if ((rc & 0xff) == SQLITE_NOMEM) {
-    return MTS_ENOMEM;
+  if (uv_random(NULL, NULL, salt, sizeof(salt), 0, NULL) != 0) {
+    mts_log(s->ctx, MTS_LOG_ERR, "report store: %.200s: no random bytes",
+            s->path);
+    return MTS_EIO;
   }
-  ag_log_db(g, what);
-  return MTS_EIO;
-}
-
-static enum mts_status ag_prep(struct mts_rpt_agg *g, const char *sql,
-                               sqlite3_stmt **q) {
-  int rc = sqlite3_prepare_v2(g->db, sql, -1, q, NULL);
-
-  if (rc != SQLITE_OK) {
-    *q = NULL;
-    return ag_rc(g, rc, "prepare");
+  for (i = 0; i < sizeof(salt); i++) {
+    (void)snprintf(hex + 2 * i, 3, "%02x", salt[i]);
   }
-  return MTS_OK;
-}
-
-static enum mts_status ag_exec(struct mts_rpt_agg *g, const char *sql) {
-  int rc = sqlite3_exec(g->db, sql, NULL, NULL, NULL);
-
-  return rc == SQLITE_OK ? MTS_OK : ag_rc(g, rc, sql);
-}
-
-static enum mts_status ag_begin(struct mts_rpt_agg *g) {
-  return ag_exec(g, "BEGIN IMMEDIATE");
-}
-
-static enum mts_status ag_end(struct mts_rpt_agg *g, enum mts_status st) {
+  st = mts_sqlite_prepare(s, "INSERT INTO meta VALUES ('salt', ?1)", &q);
   if (st == MTS_OK) {
-    st = ag_exec(g, "COMMIT");
-    if (st == MTS_OK) {
-      return MTS_OK;
-    }
+    mts_sqlite_bind_text(q, 1, hex);
+    st = mts_sqlite_step_done(s, q, "salt");
   }
-  (void)sqlite3_exec(g->db, "ROLLBACK", NULL, NULL, NULL);
+  (void)sqlite3_finalize(q);
   return st;
 }
 
-static void bind_text(sqlite3_stmt *q, int i, const char *s) {
-  if (s == NULL) {
-    (void)sqlite3_bind_null(q, i);
-  } else {
-    (void)sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
-  }
-}
-
-/* Step a statement that returns no row. */
-static enum mts_status ag_step_done(struct mts_rpt_agg *g, sqlite3_stmt *q,
-                                    const char *what) {
-  int rc = sqlite3_step(q);
-
-  return rc == SQLITE_DONE || rc == SQLITE_ROW ? MTS_OK : ag_rc(g, rc, what);
-}
-
-static int ag_int_query(sqlite3 *db, const char *sql, int64_t *out) {
-  sqlite3_stmt *q = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(q, 0);
-      rc = SQLITE_OK;
-    }
-  }
-  (void)sqlite3_finalize(q);
-  return rc;
-}
-
-static enum mts_status ag_schema(struct mts_rpt_agg *g) {
-  int64_t version = 0, appid = 0, ntables = 0;
-  char sql[160];
-  enum mts_status st;
-
-  st = ag_begin(g);
-  if (st != MTS_OK) {
-    return st;
-  }
-  if (ag_int_query(g->db, "PRAGMA user_version", &version) != SQLITE_OK ||
-      ag_int_query(g->db, "PRAGMA application_id", &appid) != SQLITE_OK ||
-      ag_int_query(g->db, "SELECT count(*) FROM sqlite_master", &ntables) !=
-          SQLITE_OK) {
-    ag_log_db(g, "cannot read the schema");
-    return ag_end(g, MTS_EIO);
-  }
-  if (appid != AG_APPLICATION_ID && (appid != 0 || ntables != 0)) {
-    mts_log(g->ctx, MTS_LOG_ERR,
-            "report store: %.200s: not an mtasts report store; refusing it",
-            g->path);
-    return ag_end(g, MTS_EIO);
-  }
-  if (version > AG_SCHEMA_VERSION) {
-    mts_log(g->ctx, MTS_LOG_ERR,
-            "report store: %.200s: schema version %lld is newer than %d",
-            g->path, (long long)version, AG_SCHEMA_VERSION);
-    return ag_end(g, MTS_EIO);
-  }
-  if (version == 0) {
-    uint8_t salt[8];
-    char hex[17];
-    sqlite3_stmt *q = NULL;
-    size_t i;
-
-    if (uv_random(NULL, NULL, salt, sizeof(salt), 0, NULL) != 0) {
-      mts_log(g->ctx, MTS_LOG_ERR, "report store: no random bytes");
-      return ag_end(g, MTS_EIO);
-    }
-    for (i = 0; i < sizeof(salt); i++) {
-      (void)snprintf(hex + 2 * i, 3, "%02x", salt[i]);
-    }
-    (void)snprintf(sql, sizeof(sql),
-                   "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-                   AG_APPLICATION_ID, AG_SCHEMA_VERSION);
-    st = ag_exec(g, ag_sql_schema);
-    if (st == MTS_OK) {
-      st = ag_exec(g, sql);
-    }
-    if (st == MTS_OK) {
-      st = ag_prep(g, "INSERT INTO meta VALUES ('salt', ?1)", &q);
-    }
-    if (st == MTS_OK) {
-      bind_text(q, 1, hex);
-      st = ag_step_done(g, q, "salt");
-    }
-    (void)sqlite3_finalize(q);
-    if (st != MTS_OK) {
-      return ag_end(g, st);
-    }
-  }
-  return ag_end(g, MTS_OK);
-}
+static const struct mts_sqlite_schema ag_schema = {
+    .name = "report store",
+    .kind = "an mtasts report store",
+    .application_id = AG_APPLICATION_ID,
+    .version = AG_SCHEMA_VERSION,
+    .sql = ag_sql_schema,
+    .busy_timeout_ms = AG_BUSY_TIMEOUT_MS,
+    .private_file = true,
+    .init = ag_init_salt,
+};
 
 static bool host_ok(const char *h) {
   size_t n = h != NULL ? strlen(h) : 0;
@@ -387,10 +284,7 @@ static bool host_ok(const char *h) {
 enum mts_status mts_rpt_agg_open(struct mts_ctx *ctx, const char *path,
                                  const char *host, struct mts_rpt_agg **out) {
   struct mts_rpt_agg *g;
-  struct stat sb;
-  enum mts_status st = MTS_EIO;
-  sqlite3_stmt *q = NULL;
-  int fd_rc;
+  enum mts_status st = MTS_ENOMEM;
 
   if (out != NULL) {
     *out = NULL;
@@ -403,71 +297,23 @@ enum mts_status mts_rpt_agg_open(struct mts_ctx *ctx, const char *path,
     return MTS_ENOMEM;
   }
   g->ctx = ctx;
-  g->path = mts_strdup(ctx, path);
   g->host = mts_strdup(ctx, host);
-  if (g->path == NULL || g->host == NULL) {
-    st = MTS_ENOMEM;
-    goto fail;
+  if (g->host != NULL) {
+    st = mts_sqlite_open(&g->sql, ctx, path, &ag_schema);
   }
-  fd_rc = stat(path, &sb);
-  if (fd_rc == 0 && (sb.st_mode & S_IWOTH) != 0) {
-    mts_log(ctx, MTS_LOG_ERR,
-            "report store: %.200s: refused: the file is world-writable",
-            path);
-    goto fail;
-  }
-  if (fd_rc != 0) {
-    /* Create it 0600 before SQLite does (SQLite uses 0644 less umask). */
-    FILE *f;
-    mode_t old = umask(077);
-
-    f = fopen(path, "ab");
-    (void)umask(old);
-    if (f != NULL) {
-      (void)fclose(f);
-    }
-  }
-  if (sqlite3_open_v2(path, &g->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      NULL) != SQLITE_OK) {
-    if (g->db == NULL) {
-      st = MTS_ENOMEM;
-    } else {
-      ag_log_db(g, "cannot open");
-    }
-    goto fail;
-  }
-  (void)sqlite3_busy_timeout(g->db, AG_BUSY_TIMEOUT_MS);
-  if (sqlite3_prepare_v2(g->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(q) != SQLITE_ROW) {
-    ag_log_db(g, "cannot switch to WAL");
-    goto fail;
-  }
-  (void)sqlite3_finalize(q);
-  q = NULL;
-  if (ag_exec(g, "PRAGMA synchronous = NORMAL") != MTS_OK) {
-    goto fail;
-  }
-  st = ag_schema(g);
   if (st != MTS_OK) {
-    goto fail;
+    mts_rpt_agg_close(g);
+    return st;
   }
   *out = g;
   return MTS_OK;
-fail:
-  (void)sqlite3_finalize(q);
-  mts_rpt_agg_close(g);
-  return st;
 }
 
 void mts_rpt_agg_close(struct mts_rpt_agg *g) {
   if (g == NULL) {
     return;
   }
-  if (g->db != NULL) {
-    (void)sqlite3_close(g->db);
-  }
-  mts_free(g->ctx, g->path);
+  mts_sqlite_close(&g->sql);
   mts_free(g->ctx, g->host);
   mts_free(g->ctx, g);
 }
@@ -518,22 +364,23 @@ static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
     mts_free(g->ctx, b.p);
     return MTS_ENOMEM;
   }
-  st = ag_prep(g,
-               "INSERT INTO failures VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-               " ?9, 1) ON CONFLICT (policy, dkey) DO UPDATE SET"
-               " count = count + 1",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "INSERT INTO failures VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+      " ?9, 1) ON CONFLICT (policy, dkey) DO UPDATE SET"
+      " count = count + 1",
+      &q);
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, pid);
-    bind_text(q, 2, b.p);
-    bind_text(q, 3, rt);
-    bind_text(q, 4, f->sending_mta_ip);
-    bind_text(q, 5, f->receiving_mx_hostname);
-    bind_text(q, 6, f->receiving_mx_helo);
-    bind_text(q, 7, f->receiving_ip);
-    bind_text(q, 8, f->additional_information);
-    bind_text(q, 9, f->failure_reason_code);
-    st = ag_step_done(g, q, "add failure");
+    mts_sqlite_bind_text(q, 2, b.p);
+    mts_sqlite_bind_text(q, 3, rt);
+    mts_sqlite_bind_text(q, 4, f->sending_mta_ip);
+    mts_sqlite_bind_text(q, 5, f->receiving_mx_hostname);
+    mts_sqlite_bind_text(q, 6, f->receiving_mx_helo);
+    mts_sqlite_bind_text(q, 7, f->receiving_ip);
+    mts_sqlite_bind_text(q, 8, f->additional_information);
+    mts_sqlite_bind_text(q, 9, f->failure_reason_code);
+    st = mts_sqlite_step_done(&g->sql, q, "add failure");
   }
   (void)sqlite3_finalize(q);
   mts_free(g->ctx, b.p);
@@ -573,62 +420,67 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
     mts_free(g->ctx, key.p);
     return MTS_ENOMEM;
   }
-  st = ag_begin(g);
+  st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
     mts_free(g->ctx, key.p);
     return st;
   }
   if (ev->session_id != NULL && ev->session_id[0] != '\0') {
-    st = ag_prep(g,
-                 "SELECT 1 FROM seen WHERE session_id = ?1 AND source <> ?2"
-                 " LIMIT 1",
-                 &q);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "SELECT 1 FROM seen WHERE session_id = ?1 AND source <> ?2"
+        " LIMIT 1",
+        &q);
     if (st == MTS_OK) {
-      bind_text(q, 1, ev->session_id);
+      mts_sqlite_bind_text(q, 1, ev->session_id);
       (void)sqlite3_bind_int(q, 2, (int)ev->source);
       rc = sqlite3_step(q);
       if (rc == SQLITE_ROW) {
         (void)sqlite3_finalize(q);
         mts_free(g->ctx, key.p);
-        return ag_end(g, MTS_OK); /* counted by another input */
+        return mts_sqlite_end(&g->sql, MTS_OK); /* counted by another input */
       }
       if (rc != SQLITE_DONE) {
-        st = ag_rc(g, rc, "seen");
+        st = mts_sqlite_fail(&g->sql, rc, "seen");
       }
     }
     (void)sqlite3_finalize(q);
     q = NULL;
     if (st == MTS_OK) {
-      st = ag_prep(g, "INSERT OR IGNORE INTO seen VALUES (?1, ?2, ?3)", &q);
+      st = mts_sqlite_prepare(
+          &g->sql, "INSERT OR IGNORE INTO seen VALUES (?1, ?2, ?3)", &q);
     }
     if (st == MTS_OK) {
-      bind_text(q, 1, ev->session_id);
+      mts_sqlite_bind_text(q, 1, ev->session_id);
       (void)sqlite3_bind_int(q, 2, (int)ev->source);
       (void)sqlite3_bind_int64(q, 3, day);
-      st = ag_step_done(g, q, "seen insert");
+      st = mts_sqlite_step_done(&g->sql, q, "seen insert");
     }
     (void)sqlite3_finalize(q);
     q = NULL;
   }
   if (st == MTS_OK) {
-    st = ag_prep(g,
-                 "INSERT INTO policies (day, domain, tlsrpt, ptype, pkey, host,"
-                 " success, failure, pdomain) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                 " ?7, ?8, ?9) ON CONFLICT (day, domain, tlsrpt, ptype,"
-                 " pdomain, pkey, host) DO"
-                 " UPDATE SET success = success + excluded.success,"
-                 " failure = failure + excluded.failure RETURNING id",
-                 &q);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "INSERT INTO policies (day, domain, tlsrpt, ptype, pkey, host,"
+        " success, failure, pdomain) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " ?7, ?8, ?9) ON CONFLICT (day, domain, tlsrpt, ptype,"
+        " pdomain, pkey, host) DO"
+        " UPDATE SET success = success + excluded.success,"
+        " failure = failure + excluded.failure RETURNING id",
+        &q);
   }
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, day);
-    bind_text(q, 2, ev->report_domain != NULL ? ev->report_domain
-                                              : ev->policy_domain);
-    bind_text(q, 3, ev->tlsrpt_record != NULL ? ev->tlsrpt_record : "");
-    bind_text(q, 9, ev->policy_domain);
+    mts_sqlite_bind_text(q, 2,
+                         ev->report_domain != NULL ? ev->report_domain
+                                                   : ev->policy_domain);
+    mts_sqlite_bind_text(q, 3,
+                         ev->tlsrpt_record != NULL ? ev->tlsrpt_record : "");
+    mts_sqlite_bind_text(q, 9, ev->policy_domain);
     (void)sqlite3_bind_int(q, 4, (int)ev->policy_type);
-    bind_text(q, 5, key.p);
-    bind_text(q, 6, g->host);
+    mts_sqlite_bind_text(q, 5, key.p);
+    mts_sqlite_bind_text(q, 6, g->host);
     (void)sqlite3_bind_int(q, 7, ev->success ? 1 : 0);
     (void)sqlite3_bind_int(q, 8, ev->success ? 0 : 1);
     rc = sqlite3_step(q);
@@ -637,7 +489,7 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
       rc = sqlite3_step(q);
     }
     if (rc != SQLITE_DONE) {
-      st = ag_rc(g, rc, "add policy");
+      st = mts_sqlite_fail(&g->sql, rc, "add policy");
     }
   }
   (void)sqlite3_finalize(q);
@@ -645,7 +497,7 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
     st = ag_add_failure(g, pid, &ev->failures[i]);
   }
   mts_free(g->ctx, key.p);
-  st = ag_end(g, st);
+  st = mts_sqlite_end(&g->sql, st);
   if (st == MTS_OK && counted != NULL) {
     *counted = true;
   }
@@ -667,21 +519,21 @@ enum mts_status mts_rpt_agg_prune(struct mts_rpt_agg *g, int64_t before) {
   if (g == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_begin(g);
+  st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
     return st;
   }
   for (i = 0; st == MTS_OK && i < sizeof(sqls) / sizeof(sqls[0]); i++) {
     sqlite3_stmt *q = NULL;
 
-    st = ag_prep(g, sqls[i], &q);
+    st = mts_sqlite_prepare(&g->sql, sqls[i], &q);
     if (st == MTS_OK) {
       (void)sqlite3_bind_int64(q, 1, before);
-      st = ag_step_done(g, q, "prune");
+      st = mts_sqlite_step_done(&g->sql, q, "prune");
     }
     (void)sqlite3_finalize(q);
   }
-  return ag_end(g, st);
+  return mts_sqlite_end(&g->sql, st);
 }
 
 /* ---- settings ---- */
@@ -694,16 +546,17 @@ enum mts_status mts_rpt_agg_set(struct mts_rpt_agg *g, const char *key,
   if (g == NULL || key == NULL || strcmp(key, "salt") == 0) {
     return MTS_EINVAL;
   }
-  st = ag_prep(g,
-               value != NULL ? "INSERT OR REPLACE INTO meta VALUES (?1, ?2)"
-                             : "DELETE FROM meta WHERE key = ?1",
-               &q);
+  st = mts_sqlite_prepare(&g->sql,
+                          value != NULL
+                              ? "INSERT OR REPLACE INTO meta VALUES (?1, ?2)"
+                              : "DELETE FROM meta WHERE key = ?1",
+                          &q);
   if (st == MTS_OK) {
-    bind_text(q, 1, key);
+    mts_sqlite_bind_text(q, 1, key);
     if (value != NULL) {
-      bind_text(q, 2, value);
+      mts_sqlite_bind_text(q, 2, value);
     }
-    st = ag_step_done(g, q, "set");
+    st = mts_sqlite_step_done(&g->sql, q, "set");
   }
   (void)sqlite3_finalize(q);
   return st;
@@ -721,9 +574,9 @@ enum mts_status mts_rpt_agg_get(struct mts_rpt_agg *g, const char *key,
   if (g == NULL || key == NULL || value == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_prep(g, "SELECT value FROM meta WHERE key = ?1", &q);
+  st = mts_sqlite_prepare(&g->sql, "SELECT value FROM meta WHERE key = ?1", &q);
   if (st == MTS_OK) {
-    bind_text(q, 1, key);
+    mts_sqlite_bind_text(q, 1, key);
     rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
       *value = mts_strdup(g->ctx, (const char *)sqlite3_column_text(q, 0));
@@ -731,7 +584,7 @@ enum mts_status mts_rpt_agg_get(struct mts_rpt_agg *g, const char *key,
         st = MTS_ENOMEM;
       }
     } else if (rc != SQLITE_DONE) {
-      st = ag_rc(g, rc, "get");
+      st = mts_sqlite_fail(&g->sql, rc, "get");
     }
   }
   (void)sqlite3_finalize(q);
@@ -754,8 +607,8 @@ enum mts_status mts_rpt_agg_days(struct mts_rpt_agg *g, int64_t day,
   if (g == NULL || fn == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_prep(
-      g,
+  st = mts_sqlite_prepare(
+      &g->sql,
       "SELECT p.day, p.domain, SUM(p.success), SUM(p.failure),"
       " COUNT(DISTINCT p.ptype || ' ' || p.pdomain || ' ' || p.pkey),"
       " COUNT(DISTINCT p.host),"
@@ -769,7 +622,7 @@ enum mts_status mts_rpt_agg_days(struct mts_rpt_agg *g, int64_t day,
     return st;
   }
   (void)sqlite3_bind_int64(q, 1, day);
-  bind_text(q, 2, domain);
+  mts_sqlite_bind_text(q, 2, domain);
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     struct mts_rpt_agg_day_row row;
 
@@ -790,7 +643,7 @@ enum mts_status mts_rpt_agg_days(struct mts_rpt_agg *g, int64_t day,
     }
   }
   if (rc != SQLITE_DONE) {
-    st = ag_rc(g, rc, "days");
+    st = mts_sqlite_fail(&g->sql, rc, "days");
   }
   (void)sqlite3_finalize(q);
   return st;
@@ -845,7 +698,7 @@ static enum mts_status ag_salt(struct mts_rpt_agg *g, char salt[17]) {
   }
   if (v == NULL || strlen(v) != 16) {
     mts_free(g->ctx, v);
-    mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: no salt", g->path);
+    mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: no salt", g->sql.path);
     return MTS_EIO;
   }
   memcpy(salt, v, 17);
@@ -865,26 +718,27 @@ static enum mts_status ag_failures(struct mts_rpt_agg *g, struct mts_arena *a,
   int rc;
   bool oom = false;
 
-  st = ag_prep(g,
-               "SELECT f.result_type, f.sending_ip, f.mx_hostname, f.mx_helo,"
-               " f.receiving_ip, f.additional, f.reason, SUM(f.count),"
-               " (SELECT COUNT(DISTINCT f2.dkey) FROM failures f2 JOIN"
-               "  policies p2 ON f2.policy = p2.id WHERE p2.day = ?1 AND"
-               "  p2.domain = ?2 AND p2.ptype = ?3 AND p2.pkey = ?4 AND"
-               "  p2.pdomain = ?5)"
-               " FROM failures f JOIN policies p ON f.policy = p.id"
-               " WHERE p.day = ?1 AND p.domain = ?2 AND p.ptype = ?3 AND"
-               " p.pkey = ?4 AND p.pdomain = ?5 GROUP BY f.dkey"
-               " ORDER BY f.result_type, f.dkey",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT f.result_type, f.sending_ip, f.mx_hostname, f.mx_helo,"
+      " f.receiving_ip, f.additional, f.reason, SUM(f.count),"
+      " (SELECT COUNT(DISTINCT f2.dkey) FROM failures f2 JOIN"
+      "  policies p2 ON f2.policy = p2.id WHERE p2.day = ?1 AND"
+      "  p2.domain = ?2 AND p2.ptype = ?3 AND p2.pkey = ?4 AND"
+      "  p2.pdomain = ?5)"
+      " FROM failures f JOIN policies p ON f.policy = p.id"
+      " WHERE p.day = ?1 AND p.domain = ?2 AND p.ptype = ?3 AND"
+      " p.pkey = ?4 AND p.pdomain = ?5 GROUP BY f.dkey"
+      " ORDER BY f.result_type, f.dkey",
+      &q);
   if (st != MTS_OK) {
     return st;
   }
   (void)sqlite3_bind_int64(q, 1, day);
-  bind_text(q, 2, domain);
+  mts_sqlite_bind_text(q, 2, domain);
   (void)sqlite3_bind_int(q, 3, ptype);
-  bind_text(q, 4, pkey);
-  bind_text(q, 5, pdomain);
+  mts_sqlite_bind_text(q, 4, pkey);
+  mts_sqlite_bind_text(q, 5, pdomain);
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     struct mts_rpt_failure *f;
 
@@ -918,7 +772,7 @@ static enum mts_status ag_failures(struct mts_rpt_agg *g, struct mts_arena *a,
     }
   }
   if (st == MTS_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    st = ag_rc(g, rc, "failures");
+    st = mts_sqlite_fail(&g->sql, rc, "failures");
   }
   (void)sqlite3_finalize(q);
   pol->failures = v;
@@ -972,21 +826,22 @@ enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
     st = MTS_ENOMEM;
     goto done;
   }
-  st = ag_exec(g, "BEGIN");
+  st = mts_sqlite_exec(&g->sql, "BEGIN");
   if (st != MTS_OK) {
     goto done;
   }
-  st = ag_prep(g,
-               "SELECT ptype, pkey, SUM(success), SUM(failure),"
-               " (SELECT COUNT(DISTINCT p2.ptype || ' ' || p2.pdomain || ' '"
-               "  || p2.pkey) FROM policies p2 WHERE p2.day = ?1 AND"
-               "  p2.domain = ?2 AND p2.ptype <> 0), pdomain"
-               " FROM policies WHERE day = ?1 AND domain = ?2 AND ptype <> 0"
-               " GROUP BY ptype, pdomain, pkey ORDER BY ptype, pdomain, pkey",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT ptype, pkey, SUM(success), SUM(failure),"
+      " (SELECT COUNT(DISTINCT p2.ptype || ' ' || p2.pdomain || ' '"
+      "  || p2.pkey) FROM policies p2 WHERE p2.day = ?1 AND"
+      "  p2.domain = ?2 AND p2.ptype <> 0), pdomain"
+      " FROM policies WHERE day = ?1 AND domain = ?2 AND ptype <> 0"
+      " GROUP BY ptype, pdomain, pkey ORDER BY ptype, pdomain, pkey",
+      &q);
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, day);
-    bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 2, domain);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
       struct mts_rpt_policy *p;
       const char *pkey = col_text(q, 1);
@@ -1030,7 +885,7 @@ enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
       if (drc != 0) {
         if (drc == -1) {
           mts_log(g->ctx, MTS_LOG_ERR, "report store: %.200s: bad policy key",
-                  g->path);
+                  g->sql.path);
         }
         st = drc == -2 ? MTS_ENOMEM : MTS_EIO;
         break;
@@ -1043,11 +898,11 @@ enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
       }
     }
     if (st == MTS_OK && rc != SQLITE_DONE) {
-      st = ag_rc(g, rc, "report");
+      st = mts_sqlite_fail(&g->sql, rc, "report");
     }
   }
   (void)sqlite3_finalize(q);
-  (void)sqlite3_exec(g->db, "COMMIT", NULL, NULL, NULL);
+  (void)sqlite3_exec(g->sql.db, "COMMIT", NULL, NULL, NULL);
   if (st == MTS_OK && n == 0) {
     st = MTS_ENOTFOUND;
   }
@@ -1094,14 +949,16 @@ enum mts_status mts_rpt_agg_report_json(struct mts_rpt_agg *g, int64_t day,
   if (g == NULL || json == NULL || len == NULL || !domain_ok(domain)) {
     return MTS_EINVAL;
   }
-  st = ag_prep(g, "SELECT json FROM reports WHERE day = ?1 AND domain = ?2"
-                  " AND json IS NOT NULL",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT json FROM reports WHERE day = ?1 AND domain = ?2"
+      " AND json IS NOT NULL",
+      &q);
   if (st != MTS_OK) {
     return st;
   }
   (void)sqlite3_bind_int64(q, 1, day);
-  bind_text(q, 2, domain);
+  mts_sqlite_bind_text(q, 2, domain);
   rc = sqlite3_step(q);
   if (rc == SQLITE_ROW) {
     size_t n = (size_t)sqlite3_column_bytes(q, 0);
@@ -1115,7 +972,7 @@ enum mts_status mts_rpt_agg_report_json(struct mts_rpt_agg *g, int64_t day,
   (void)sqlite3_finalize(q);
   q = NULL;
   if (rc != SQLITE_DONE) {
-    return ag_rc(g, rc, "report json");
+    return mts_sqlite_fail(&g->sql, rc, "report json");
   }
   st = mts_rpt_agg_report_build(g, day, domain, id, &r);
   if (st != MTS_OK) {
@@ -1132,16 +989,17 @@ enum mts_status mts_rpt_agg_report_json(struct mts_rpt_agg *g, int64_t day,
     return MTS_ENOMEM;
   }
   if (freeze) {
-    st = ag_prep(g,
-                 "INSERT INTO reports (day, domain, state, next_at, json)"
-                 " VALUES (?1, ?2, 0, 0, ?3) ON CONFLICT (day, domain) DO"
-                 " UPDATE SET json = excluded.json WHERE json IS NULL",
-                 &q);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "INSERT INTO reports (day, domain, state, next_at, json)"
+        " VALUES (?1, ?2, 0, 0, ?3) ON CONFLICT (day, domain) DO"
+        " UPDATE SET json = excluded.json WHERE json IS NULL",
+        &q);
     if (st == MTS_OK) {
       (void)sqlite3_bind_int64(q, 1, day);
-      bind_text(q, 2, domain);
-      bind_text(q, 3, copy);
-      st = ag_step_done(g, q, "freeze");
+      mts_sqlite_bind_text(q, 2, domain);
+      mts_sqlite_bind_text(q, 3, copy);
+      st = mts_sqlite_step_done(&g->sql, q, "freeze");
     }
     (void)sqlite3_finalize(q);
     if (st != MTS_OK) {
@@ -1187,21 +1045,23 @@ enum mts_status mts_rpt_agg_schedule(struct mts_rpt_agg *g, int64_t today,
   if (g == NULL || first_at_fn == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_begin(g);
+  st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
     return st;
   }
-  st = ag_prep(g,
-               "SELECT DISTINCT p.day, p.domain FROM policies p WHERE"
-               " p.day < ?1 AND NOT EXISTS (SELECT 1 FROM reports r WHERE"
-               " r.day = p.day AND r.domain = p.domain) ORDER BY p.day,"
-               " p.domain",
-               &sel);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT DISTINCT p.day, p.domain FROM policies p WHERE"
+      " p.day < ?1 AND NOT EXISTS (SELECT 1 FROM reports r WHERE"
+      " r.day = p.day AND r.domain = p.domain) ORDER BY p.day,"
+      " p.domain",
+      &sel);
   if (st == MTS_OK) {
-    st = ag_prep(g,
-                 "INSERT OR IGNORE INTO reports (day, domain, state, next_at)"
-                 " VALUES (?1, ?2, 0, ?3)",
-                 &ins);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "INSERT OR IGNORE INTO reports (day, domain, state, next_at)"
+        " VALUES (?1, ?2, 0, ?3)",
+        &ins);
   }
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(sel, 1, today);
@@ -1211,21 +1071,21 @@ enum mts_status mts_rpt_agg_schedule(struct mts_rpt_agg *g, int64_t today,
 
       (void)sqlite3_reset(ins);
       (void)sqlite3_bind_int64(ins, 1, day);
-      bind_text(ins, 2, dom);
+      mts_sqlite_bind_text(ins, 2, dom);
       (void)sqlite3_bind_int64(ins, 3, first_at_fn(arg, day, dom));
-      st = ag_step_done(g, ins, "schedule");
+      st = mts_sqlite_step_done(&g->sql, ins, "schedule");
       if (st != MTS_OK) {
         break;
       }
       n++;
     }
     if (st == MTS_OK && rc != SQLITE_DONE) {
-      st = ag_rc(g, rc, "schedule");
+      st = mts_sqlite_fail(&g->sql, rc, "schedule");
     }
   }
   (void)sqlite3_finalize(sel);
   (void)sqlite3_finalize(ins);
-  st = ag_end(g, st);
+  st = mts_sqlite_end(&g->sql, st);
   if (st == MTS_OK && nout != NULL) {
     *nout = n;
   }
@@ -1257,7 +1117,7 @@ enum mts_status mts_rpt_agg_due(struct mts_rpt_agg *g, int64_t now,
     sqlite3_stmt *q = NULL;
     int rc;
 
-    st = ag_prep(g, sqls[k], &q);
+    st = mts_sqlite_prepare(&g->sql, sqls[k], &q);
     if (st != MTS_OK) {
       break;
     }
@@ -1299,7 +1159,7 @@ enum mts_status mts_rpt_agg_due(struct mts_rpt_agg *g, int64_t now,
       it->next_at = sqlite3_column_int64(q, 5);
     }
     if (st == MTS_OK && rc != SQLITE_DONE) {
-      st = ag_rc(g, rc, "due");
+      st = mts_sqlite_fail(&g->sql, rc, "due");
     }
     (void)sqlite3_finalize(q);
   }
@@ -1341,44 +1201,46 @@ enum mts_status mts_rpt_agg_set_rstate(struct mts_rpt_agg *g, int64_t day,
       return MTS_EINVAL;
     }
   }
-  st = ag_begin(g);
+  st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
     return st;
   }
-  st = ag_prep(g,
-               "INSERT INTO reports (day, domain, state, next_at, first_at,"
-               " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-               " ON CONFLICT (day, domain) DO UPDATE SET state = ?3,"
-               " next_at = ?4, first_at = CASE WHEN first_at = 0 THEN ?5"
-               " ELSE first_at END, last_error = ?6",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "INSERT INTO reports (day, domain, state, next_at, first_at,"
+      " last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+      " ON CONFLICT (day, domain) DO UPDATE SET state = ?3,"
+      " next_at = ?4, first_at = CASE WHEN first_at = 0 THEN ?5"
+      " ELSE first_at END, last_error = ?6",
+      &q);
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, day);
-    bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 2, domain);
     (void)sqlite3_bind_int(q, 3, (int)state);
     (void)sqlite3_bind_int64(q, 4, state == MTS_RPT_AGG_R_WAIT ? next_at : 0);
     (void)sqlite3_bind_int64(q, 5, now);
-    bind_text(q, 6, why);
-    st = ag_step_done(g, q, "report state");
+    mts_sqlite_bind_text(q, 6, why);
+    st = mts_sqlite_step_done(&g->sql, q, "report state");
   }
   (void)sqlite3_finalize(q);
   q = NULL;
   if (st == MTS_OK && state == MTS_RPT_AGG_R_PLANNED) {
-    st = ag_prep(g,
-                 "INSERT OR IGNORE INTO deliveries (day, domain, rua, state,"
-                 " next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                 &q);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "INSERT OR IGNORE INTO deliveries (day, domain, rua, state,"
+        " next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+        &q);
     for (i = 0; st == MTS_OK && i < n; i++) {
       (void)sqlite3_reset(q);
       (void)sqlite3_bind_int64(q, 1, day);
-      bind_text(q, 2, domain);
-      bind_text(q, 3, ruas[i]);
+      mts_sqlite_bind_text(q, 2, domain);
+      mts_sqlite_bind_text(q, 3, ruas[i]);
       (void)sqlite3_bind_int64(q, 4, now);
-      st = ag_step_done(g, q, "plan");
+      st = mts_sqlite_step_done(&g->sql, q, "plan");
     }
     (void)sqlite3_finalize(q);
   }
-  return ag_end(g, st);
+  return mts_sqlite_end(&g->sql, st);
 }
 
 enum mts_status mts_rpt_agg_claim(struct mts_rpt_agg *g, int64_t day,
@@ -1396,23 +1258,24 @@ enum mts_status mts_rpt_agg_claim(struct mts_rpt_agg *g, int64_t day,
       lease_s <= 0) {
     return MTS_EINVAL;
   }
-  st = ag_begin(g);
+  st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
     return st;
   }
-  st = ag_prep(g,
-               "SELECT state, lease_owner, lease_until FROM deliveries WHERE"
-               " day = ?1 AND domain = ?2 AND rua = ?3",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT state, lease_owner, lease_until FROM deliveries WHERE"
+      " day = ?1 AND domain = ?2 AND rua = ?3",
+      &q);
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, day);
-    bind_text(q, 2, domain);
-    bind_text(q, 3, rua);
+    mts_sqlite_bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 3, rua);
     rc = sqlite3_step(q);
     if (rc == SQLITE_DONE) {
       st = MTS_ENOTFOUND;
     } else if (rc != SQLITE_ROW) {
-      st = ag_rc(g, rc, "claim");
+      st = mts_sqlite_fail(&g->sql, rc, "claim");
     } else {
       const char *state = col_text(q, 0);
       const char *owner = col_text(q, 1);
@@ -1426,25 +1289,26 @@ enum mts_status mts_rpt_agg_claim(struct mts_rpt_agg *g, int64_t day,
   (void)sqlite3_finalize(q);
   q = NULL;
   if (st == MTS_OK && *claimed) {
-    st = ag_prep(g,
-                 "UPDATE deliveries SET lease_owner = ?4, lease_until = ?5"
-                 " WHERE day = ?1 AND domain = ?2 AND rua = ?3",
-                 &q);
+    st = mts_sqlite_prepare(
+        &g->sql,
+        "UPDATE deliveries SET lease_owner = ?4, lease_until = ?5"
+        " WHERE day = ?1 AND domain = ?2 AND rua = ?3",
+        &q);
     if (st == MTS_OK) {
       (void)sqlite3_bind_int64(q, 1, day);
-      bind_text(q, 2, domain);
-      bind_text(q, 3, rua);
-      bind_text(q, 4, g->host);
+      mts_sqlite_bind_text(q, 2, domain);
+      mts_sqlite_bind_text(q, 3, rua);
+      mts_sqlite_bind_text(q, 4, g->host);
       (void)sqlite3_bind_int64(q, 5, now + lease_s);
-      st = ag_step_done(g, q, "claim update");
+      st = mts_sqlite_step_done(&g->sql, q, "claim update");
     }
     (void)sqlite3_finalize(q);
   }
   if (st == MTS_ENOTFOUND) {
-    (void)ag_end(g, st); /* rolls back */
+    (void)mts_sqlite_end(&g->sql, st); /* rolls back */
     return MTS_ENOTFOUND;
   }
-  st = ag_end(g, st);
+  st = mts_sqlite_end(&g->sql, st);
   if (st != MTS_OK) {
     *claimed = false;
   }
@@ -1461,23 +1325,27 @@ enum mts_status mts_rpt_agg_attempt(struct mts_rpt_agg *g, int64_t day,
   if (g == NULL || domain == NULL || rua == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_prep(g,
-               "UPDATE deliveries SET attempts = attempts + 1,"
-               " first_at = CASE WHEN first_at = 0 THEN ?4 ELSE first_at END,"
-               " state = ?5, next_at = ?6, done_at = CASE WHEN ?5 = 'pending'"
-               " THEN 0 ELSE ?4 END, last_error = ?7, lease_owner = NULL,"
-               " lease_until = 0 WHERE day = ?1 AND domain = ?2 AND rua = ?3",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "UPDATE deliveries SET attempts = attempts + 1,"
+      " first_at = CASE WHEN first_at = 0 THEN ?4 ELSE first_at END,"
+      " state = ?5, next_at = ?6, done_at = CASE WHEN ?5 = 'pending'"
+      " THEN 0 ELSE ?4 END, last_error = ?7, lease_owner = NULL,"
+      " lease_until = 0 WHERE day = ?1 AND domain = ?2 AND rua = ?3",
+      &q);
   if (st == MTS_OK) {
     (void)sqlite3_bind_int64(q, 1, day);
-    bind_text(q, 2, domain);
-    bind_text(q, 3, rua);
+    mts_sqlite_bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 3, rua);
     (void)sqlite3_bind_int64(q, 4, now);
-    bind_text(q, 5, ok ? "sent" : next_at > 0 ? "pending" : "failed");
+    mts_sqlite_bind_text(q, 5,
+                         ok            ? "sent"
+                         : next_at > 0 ? "pending"
+                                       : "failed");
     (void)sqlite3_bind_int64(q, 6, ok ? 0 : next_at);
-    bind_text(q, 7, ok ? NULL : err);
-    st = ag_step_done(g, q, "attempt");
-    if (st == MTS_OK && sqlite3_changes(g->db) == 0) {
+    mts_sqlite_bind_text(q, 7, ok ? NULL : err);
+    st = mts_sqlite_step_done(&g->sql, q, "attempt");
+    if (st == MTS_OK && sqlite3_changes(g->sql.db) == 0) {
       st = MTS_ENOTFOUND;
     }
   }
@@ -1495,17 +1363,18 @@ enum mts_status mts_rpt_agg_deliveries(struct mts_rpt_agg *g, int64_t day,
   if (g == NULL || fn == NULL) {
     return MTS_EINVAL;
   }
-  st = ag_prep(g,
-               "SELECT day, domain, rua, state, attempts, first_at, next_at,"
-               " done_at, last_error, lease_owner, lease_until FROM"
-               " deliveries WHERE (?1 < 0 OR day = ?1) AND (?2 IS NULL OR"
-               " domain = ?2) ORDER BY day, domain, rua",
-               &q);
+  st = mts_sqlite_prepare(
+      &g->sql,
+      "SELECT day, domain, rua, state, attempts, first_at, next_at,"
+      " done_at, last_error, lease_owner, lease_until FROM"
+      " deliveries WHERE (?1 < 0 OR day = ?1) AND (?2 IS NULL OR"
+      " domain = ?2) ORDER BY day, domain, rua",
+      &q);
   if (st != MTS_OK) {
     return st;
   }
   (void)sqlite3_bind_int64(q, 1, day);
-  bind_text(q, 2, domain);
+  mts_sqlite_bind_text(q, 2, domain);
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     struct mts_rpt_agg_delivery d;
 
@@ -1526,7 +1395,7 @@ enum mts_status mts_rpt_agg_deliveries(struct mts_rpt_agg *g, int64_t day,
     }
   }
   if (rc != SQLITE_DONE) {
-    st = ag_rc(g, rc, "deliveries");
+    st = mts_sqlite_fail(&g->sql, rc, "deliveries");
   }
   (void)sqlite3_finalize(q);
   return st;

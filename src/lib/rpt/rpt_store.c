@@ -2,12 +2,13 @@
  * rpt_store.c - the receiving side's report store; see mtasts/rpt_store.h.
  *
  * One SQLite file, used synchronously by one thread (a CLI run, the
- * HTTPS receiver's request handler). As in cache_sqlite.c: WAL with
- * synchronous=NORMAL (a committed add survives kill -9 of the process),
- * a busy timeout so that `report ingest` and `report serve` can share
- * the file, PRAGMA application_id marks the file as ours and PRAGMA
- * user_version is the schema version. Every SQLite failure is logged
- * through the context with the file name and SQLite's message.
+ * HTTPS receiver's request handler), opened by core/sqlite.c as the
+ * policy cache is: WAL with synchronous=NORMAL (a committed add survives
+ * kill -9 of the process), a busy timeout so that `report ingest` and
+ * `report serve` can share the file, PRAGMA application_id marks the
+ * file as ours and PRAGMA user_version is the schema version. Every
+ * SQLite failure is logged through the context with the file name and
+ * SQLite's message.
  *
  * Schema (version 1):
  *  - raw:     every input ever added: the bytes, where they came from,
@@ -35,12 +36,12 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "core/ctx_int.h"
+#include "core/sqlite_int.h"
 
 #define RS_SCHEMA_VERSION 1
 #define RS_APPLICATION_ID 0x4d545352 /* "MTSR" */
@@ -105,6 +106,15 @@ static const char rs_sql_schema[] =
     " failure_reason_code TEXT"
     ");"
     "CREATE INDEX failure_policy ON failure(policy);";
+
+static const struct mts_sqlite_schema rs_schema = {
+    .name = "report store",
+    .kind = "an mtasts report store",
+    .application_id = RS_APPLICATION_ID,
+    .version = RS_SCHEMA_VERSION,
+    .sql = rs_sql_schema,
+    .busy_timeout_ms = RS_BUSY_TIMEOUT_MS,
+};
 
 /* The prepared statements, in one array so open and close loop. */
 enum rs_q {
@@ -172,8 +182,7 @@ static const char *const rs_sql[Q_COUNT_] = {
 
 struct mts_rpt_store {
   struct mts_ctx *ctx;
-  char *path;
-  sqlite3 *db;
+  struct mts_sqlite sql;
   sqlite3_stmt *q[Q_COUNT_];
 };
 
@@ -185,159 +194,17 @@ int64_t mts_rpt_store_day(int64_t t) {
   return r < 0 ? t - r - RS_DAY : t - r;
 }
 
-static void rs_log_db(struct mts_rpt_store *s, const char *what) {
-  mts_log(s->ctx, MTS_LOG_ERR, "report store: %.200s: %s: %s", s->path, what,
-          sqlite3_errmsg(s->db));
-}
-
-static enum mts_status rs_rc_status(int rc) {
-  switch (rc & 0xff) {
-  case SQLITE_NOMEM:
-    return MTS_ENOMEM;
-  default:
-    return MTS_EIO;
-  }
-}
-
-static int rs_int_query(sqlite3 *db, const char *sql, int64_t *out) {
-  sqlite3_stmt *q = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-
-  if (rc == SQLITE_OK) {
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-      *out = sqlite3_column_int64(q, 0);
-      rc = SQLITE_OK;
-    }
-  }
-  (void)sqlite3_finalize(q);
-  return rc;
-}
-
-static int rs_exec(sqlite3 *db, const char *sql) {
-  return sqlite3_exec(db, sql, NULL, NULL, NULL);
-}
-
-/* Check or create the schema in one write transaction (which also proves
- * the file can be written). */
-static enum mts_status rs_schema(struct mts_rpt_store *s) {
-  int64_t version = 0, appid = 0, ntables = 0;
-  char sql[128];
-
-  if (rs_exec(s->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-    rs_log_db(s, "cannot write");
-    return MTS_EIO;
-  }
-  if (rs_int_query(s->db, "PRAGMA user_version", &version) != SQLITE_OK ||
-      rs_int_query(s->db, "PRAGMA application_id", &appid) != SQLITE_OK ||
-      rs_int_query(s->db, "SELECT count(*) FROM sqlite_master", &ntables) !=
-          SQLITE_OK) {
-    rs_log_db(s, "cannot read the schema");
-    goto fail;
-  }
-  if (appid != RS_APPLICATION_ID && (appid != 0 || ntables != 0)) {
-    mts_log(s->ctx, MTS_LOG_ERR,
-            "report store: %.200s: not an mtasts report store "
-            "(application_id %lld, %lld tables); refusing to touch it",
-            s->path, (long long)appid, (long long)ntables);
-    goto fail;
-  }
-  if (version > RS_SCHEMA_VERSION) {
-    mts_log(s->ctx, MTS_LOG_ERR,
-            "report store: %.200s: schema version %lld is newer than this "
-            "mtasts knows (%d); refusing to use it",
-            s->path, (long long)version, RS_SCHEMA_VERSION);
-    goto fail;
-  }
-  /* Version 1 is the first: there is nothing to migrate from yet. A
-   * later version adds its steps here, each inside this transaction. */
-  if (version == 0) {
-    (void)snprintf(sql, sizeof(sql),
-                   "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-                   RS_APPLICATION_ID, RS_SCHEMA_VERSION);
-    if (rs_exec(s->db, rs_sql_schema) != SQLITE_OK ||
-        rs_exec(s->db, sql) != SQLITE_OK) {
-      rs_log_db(s, "cannot create the schema");
-      goto fail;
-    }
-  }
-  if (rs_exec(s->db, "COMMIT") != SQLITE_OK) {
-    rs_log_db(s, "cannot commit the schema");
-    goto fail;
-  }
-  return MTS_OK;
-fail:
-  (void)rs_exec(s->db, "ROLLBACK");
-  return MTS_EIO;
-}
-
-static enum mts_status rs_open_db(struct mts_rpt_store *s) {
-  sqlite3_stmt *q = NULL;
-  enum mts_status st = MTS_EIO;
-  const unsigned char *mode;
-  struct stat sb;
+static enum mts_status rs_prepare(struct mts_rpt_store *s) {
   int i;
 
-  /* A store anyone may write could be fed forged reports that make a
-   * domain look ready to enforce (docs/security.md); refuse it, as the
-   * policy cache does. */
-  if (stat(s->path, &sb) == 0 && (sb.st_mode & S_IWOTH) != 0) {
-    mts_log(s->ctx, MTS_LOG_ERR,
-            "report store: %.200s: refused: the file is world-writable "
-            "(chmod o-w it)",
-            s->path);
-    goto done;
-  }
-  if (sqlite3_open_v2(s->path, &s->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-      SQLITE_OK) {
-    if (s->db == NULL) {
-      mts_log(s->ctx, MTS_LOG_ERR, "report store: %.200s: cannot open",
-              s->path);
-      st = MTS_ENOMEM;
-    } else {
-      rs_log_db(s, "cannot open");
-    }
-    goto done;
-  }
-  (void)sqlite3_extended_result_codes(s->db, 0);
-  (void)sqlite3_busy_timeout(s->db, RS_BUSY_TIMEOUT_MS);
-  /* The first statement reads the header: a file that is not a database
-   * fails here with "file is not a database". */
-  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(q) != SQLITE_ROW) {
-    rs_log_db(s, "cannot read it as an SQLite database");
-    goto done;
-  }
-  mode = sqlite3_column_text(q, 0);
-  if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-    mts_log(s->ctx, MTS_LOG_WARNING,
-            "report store: %.200s: journal mode is %s, not wal", s->path,
-            mode != NULL ? (const char *)mode : "?");
-  }
-  (void)sqlite3_finalize(q); /* no statement may stay open over COMMIT */
-  q = NULL;
-  if (rs_exec(s->db, "PRAGMA synchronous = NORMAL") != SQLITE_OK) {
-    rs_log_db(s, "cannot set synchronous");
-    goto done;
-  }
-  st = rs_schema(s);
-  if (st != MTS_OK) {
-    goto done;
-  }
   for (i = 0; i < Q_COUNT_; i++) {
-    if (sqlite3_prepare_v2(s->db, rs_sql[i], -1, &s->q[i], NULL) !=
+    if (sqlite3_prepare_v2(s->sql.db, rs_sql[i], -1, &s->q[i], NULL) !=
         SQLITE_OK) {
-      rs_log_db(s, "cannot prepare statements (damaged schema?)");
-      st = MTS_EIO;
-      goto done;
+      mts_sqlite_log(&s->sql, "cannot prepare statements (damaged schema?)");
+      return MTS_EIO;
     }
   }
-  st = MTS_OK;
-done:
-  (void)sqlite3_finalize(q);
-  return st;
+  return MTS_OK;
 }
 
 void mts_rpt_store_close(struct mts_rpt_store *st) {
@@ -349,9 +216,7 @@ void mts_rpt_store_close(struct mts_rpt_store *st) {
   for (i = 0; i < Q_COUNT_; i++) {
     (void)sqlite3_finalize(st->q[i]);
   }
-  /* The last connection to close checkpoints the WAL into the file. */
-  (void)sqlite3_close(st->db);
-  mts_free(st->ctx, st->path);
+  mts_sqlite_close(&st->sql);
   mts_free(st->ctx, st);
 }
 
@@ -371,12 +236,10 @@ enum mts_status mts_rpt_store_open(struct mts_ctx *ctx, const char *path,
     return MTS_ENOMEM;
   }
   s->ctx = ctx;
-  s->path = mts_strdup(ctx, path);
-  if (s->path == NULL) {
-    mts_rpt_store_close(s);
-    return MTS_ENOMEM;
+  st = mts_sqlite_open(&s->sql, ctx, path, &rs_schema);
+  if (st == MTS_OK) {
+    st = rs_prepare(s);
   }
-  st = rs_open_db(s);
   if (st != MTS_OK) {
     mts_rpt_store_close(s);
     return st;
@@ -511,14 +374,6 @@ static void rs_sha256_hex(const uint8_t *raw, size_t len, char out[65]) {
   out[64] = '\0';
 }
 
-static void rs_bind_text(sqlite3_stmt *q, int i, const char *s) {
-  if (s != NULL) {
-    (void)sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC);
-  } else {
-    (void)sqlite3_bind_null(q, i);
-  }
-}
-
 static void rs_bind_u64(sqlite3_stmt *q, int i, uint64_t v) {
   /* The parser bounds counts by 2^53; saturate anything else. */
   (void)sqlite3_bind_int64(q, i, v > (uint64_t)INT64_MAX ? INT64_MAX
@@ -537,7 +392,7 @@ static int rs_step(struct mts_rpt_store *s, sqlite3_stmt *q, const char *what,
   } else if (rc == SQLITE_DONE) {
     *row = 0;
   } else {
-    rs_log_db(s, what);
+    mts_sqlite_log(&s->sql, what);
   }
   (void)sqlite3_reset(q);
   (void)sqlite3_clear_bindings(q);
@@ -553,9 +408,10 @@ static int rs_add_rows(struct mts_rpt_store *s,
   size_t i, j;
   int rc;
 
-  rs_bind_text(q, 1, d->report_id);
-  rs_bind_text(q, 2, d->organization_name != NULL ? d->organization_name : "");
-  rs_bind_text(q, 3, d->contact_info);
+  mts_sqlite_bind_text(q, 1, d->report_id);
+  mts_sqlite_bind_text(
+      q, 2, d->organization_name != NULL ? d->organization_name : "");
+  mts_sqlite_bind_text(q, 3, d->contact_info);
   (void)sqlite3_bind_int64(q, 4, d->start);
   (void)sqlite3_bind_int64(q, 5, d->end);
   (void)sqlite3_bind_int64(q, 6, mts_rpt_store_day(d->start));
@@ -564,7 +420,7 @@ static int rs_add_rows(struct mts_rpt_store *s,
   if (rc != SQLITE_OK) {
     return rc;
   }
-  report = sqlite3_last_insert_rowid(s->db);
+  report = sqlite3_last_insert_rowid(s->sql.db);
   for (i = 0; i < d->npolicies; i++) {
     const struct mts_rpt_policy *p = &d->policies[i];
     size_t strings_at, mx_at;
@@ -592,30 +448,31 @@ static int rs_add_rows(struct mts_rpt_store *s,
     q = s->q[Q_POLICY];
     (void)sqlite3_bind_int64(q, 1, report);
     (void)sqlite3_bind_int64(q, 2, (int64_t)i);
-    rs_bind_text(q, 3, p->policy_type != NULL ? p->policy_type : "");
-    rs_bind_text(q, 4, p->policy_domain != NULL ? p->policy_domain : "");
-    rs_bind_text(q, 5, p->has_policy_string ? b->p + strings_at : NULL);
-    rs_bind_text(q, 6, p->nmx_hosts > 0 ? b->p + mx_at : NULL);
+    mts_sqlite_bind_text(q, 3, p->policy_type != NULL ? p->policy_type : "");
+    mts_sqlite_bind_text(q, 4,
+                         p->policy_domain != NULL ? p->policy_domain : "");
+    mts_sqlite_bind_text(q, 5, p->has_policy_string ? b->p + strings_at : NULL);
+    mts_sqlite_bind_text(q, 6, p->nmx_hosts > 0 ? b->p + mx_at : NULL);
     rs_bind_u64(q, 7, p->total_successful);
     rs_bind_u64(q, 8, p->total_failure);
     rc = rs_step(s, q, "cannot insert a policy", NULL);
     if (rc != SQLITE_OK) {
       return rc;
     }
-    policy = sqlite3_last_insert_rowid(s->db);
+    policy = sqlite3_last_insert_rowid(s->sql.db);
     for (j = 0; j < p->nfailures; j++) {
       const struct mts_rpt_failure *f = &p->failures[j];
 
       q = s->q[Q_FAILURE];
       (void)sqlite3_bind_int64(q, 1, policy);
-      rs_bind_text(q, 2, f->result_type != NULL ? f->result_type : "");
-      rs_bind_text(q, 3, f->sending_mta_ip);
-      rs_bind_text(q, 4, f->receiving_mx_hostname);
-      rs_bind_text(q, 5, f->receiving_mx_helo);
-      rs_bind_text(q, 6, f->receiving_ip);
+      mts_sqlite_bind_text(q, 2, f->result_type != NULL ? f->result_type : "");
+      mts_sqlite_bind_text(q, 3, f->sending_mta_ip);
+      mts_sqlite_bind_text(q, 4, f->receiving_mx_hostname);
+      mts_sqlite_bind_text(q, 5, f->receiving_mx_helo);
+      mts_sqlite_bind_text(q, 6, f->receiving_ip);
       rs_bind_u64(q, 7, f->failed_session_count);
-      rs_bind_text(q, 8, f->additional_information);
-      rs_bind_text(q, 9, f->failure_reason_code);
+      mts_sqlite_bind_text(q, 8, f->additional_information);
+      mts_sqlite_bind_text(q, 9, f->failure_reason_code);
       rc = rs_step(s, q, "cannot insert a failure", NULL);
       if (rc != SQLITE_OK) {
         return rc;
@@ -691,16 +548,15 @@ enum mts_status mts_rpt_store_add(struct mts_rpt_store *st,
   }
   rs_sha256_hex(raw, rawlen, sha);
 
-  if (rs_exec(st->db, "BEGIN IMMEDIATE") != SQLITE_OK) {
-    rs_log_db(st, "cannot begin a transaction");
-    ret = rs_rc_status(sqlite3_errcode(st->db));
+  ret = mts_sqlite_begin(&st->sql);
+  if (ret != MTS_OK) {
     goto done;
   }
   if (why == NULL) {
     q = st->q[Q_FIND];
-    rs_bind_text(q, 1, d->report_id);
-    rs_bind_text(q, 2,
-                 d->organization_name != NULL ? d->organization_name : "");
+    mts_sqlite_bind_text(q, 1, d->report_id);
+    mts_sqlite_bind_text(
+        q, 2, d->organization_name != NULL ? d->organization_name : "");
     rc = rs_step(st, q, "cannot look for a duplicate", &dup);
     if (rc != SQLITE_OK) {
       goto rollback;
@@ -709,44 +565,40 @@ enum mts_status mts_rpt_store_add(struct mts_rpt_store *st,
   }
   q = st->q[Q_RAW];
   (void)sqlite3_bind_int64(q, 1, mts_ctx_now(st->ctx));
-  rs_bind_text(q, 2, source);
-  rs_bind_text(q, 3, sha);
+  mts_sqlite_bind_text(q, 2, source);
+  mts_sqlite_bind_text(q, 3, sha);
   (void)sqlite3_bind_int64(q, 4, (int64_t)rawlen);
-  rs_bind_text(q, 5, rs_outcome_str[out]);
-  rs_bind_text(q, 6, why);
-  rs_bind_text(q, 7, d != NULL ? d->report_id : NULL);
-  rs_bind_text(q, 8, d != NULL ? d->organization_name : NULL);
+  mts_sqlite_bind_text(q, 5, rs_outcome_str[out]);
+  mts_sqlite_bind_text(q, 6, why);
+  mts_sqlite_bind_text(q, 7, d != NULL ? d->report_id : NULL);
+  mts_sqlite_bind_text(q, 8, d != NULL ? d->organization_name : NULL);
   if (dup != 0) {
     (void)sqlite3_bind_int64(q, 9, dup);
   } else {
     (void)sqlite3_bind_null(q, 9);
   }
   (void)sqlite3_bind_int64(q, 10, warnings);
-  rs_bind_text(q, 11, fj.p);
+  mts_sqlite_bind_text(q, 11, fj.p);
   (void)sqlite3_bind_blob(q, 12, raw != NULL ? (const void *)raw : "",
                           (int)rawlen, SQLITE_STATIC);
   rc = rs_step(st, q, "cannot store the raw input", NULL);
   if (rc != SQLITE_OK) {
     goto rollback;
   }
-  raw_id = sqlite3_last_insert_rowid(st->db);
+  raw_id = sqlite3_last_insert_rowid(st->sql.db);
   if (out == MTS_RPT_STORE_NEW) {
     rc = rs_add_rows(st, d, raw_id, &pb);
     if (rc != SQLITE_OK) {
       goto rollback;
     }
   }
-  if (rs_exec(st->db, "COMMIT") != SQLITE_OK) {
-    rs_log_db(st, "cannot commit");
-    rc = sqlite3_errcode(st->db);
-    goto rollback;
+  ret = mts_sqlite_end(&st->sql, MTS_OK);
+  if (ret == MTS_OK) {
+    *outcome = out;
   }
-  *outcome = out;
-  ret = MTS_OK;
   goto done;
 rollback:
-  ret = pb.oom ? MTS_ENOMEM : rs_rc_status(rc);
-  (void)rs_exec(st->db, "ROLLBACK");
+  ret = mts_sqlite_end(&st->sql, pb.oom ? MTS_ENOMEM : mts_sqlite_status(rc));
 done:
   mts_free(st->ctx, fj.p);
   mts_free(st->ctx, rb.p);
@@ -780,8 +632,8 @@ static enum mts_status rs_end_query(struct mts_rpt_store *s, sqlite3_stmt *q,
   enum mts_status st = MTS_OK;
 
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    rs_log_db(s, what);
-    st = rs_rc_status(rc);
+    mts_sqlite_log(&s->sql, what);
+    st = mts_sqlite_status(rc);
   }
   (void)sqlite3_reset(q);
   (void)sqlite3_clear_bindings(q);
@@ -803,7 +655,7 @@ enum mts_status mts_rpt_store_summary(struct mts_rpt_store *st,
   if (on_summary != NULL) {
     q = st->q[Q_SUMMARY];
     (void)sqlite3_bind_int64(q, 1, since);
-    rs_bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 2, domain);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
       struct mts_rpt_summary_row r;
 
@@ -826,7 +678,7 @@ enum mts_status mts_rpt_store_summary(struct mts_rpt_store *st,
   if (on_failure != NULL) {
     q = st->q[Q_FAILURES];
     (void)sqlite3_bind_int64(q, 1, since);
-    rs_bind_text(q, 2, domain);
+    mts_sqlite_bind_text(q, 2, domain);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
       struct mts_rpt_failure_row r;
 
@@ -884,7 +736,7 @@ enum mts_status mts_rpt_store_readiness(struct mts_rpt_store *st,
   last = mts_rpt_store_day(now);
   first = last - (int64_t)(window_days - 1) * RS_DAY;
   q = st->q[Q_READY];
-  rs_bind_text(q, 2, domain);
+  mts_sqlite_bind_text(q, 2, domain);
   (void)sqlite3_bind_int64(q, 3, first);
   (void)sqlite3_bind_int64(q, 4, last);
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -908,7 +760,7 @@ enum mts_status mts_rpt_store_readiness(struct mts_rpt_store *st,
     }
   }
   if (rs_end_query(st, q, rc, "cannot read the readiness") != MTS_OK) {
-    return rs_rc_status(rc);
+    return mts_sqlite_status(rc);
   }
   if (!seen && domain != NULL) {
     /* A domain nobody reported about: not ready, said explicitly. */

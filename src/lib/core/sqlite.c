@@ -1,0 +1,294 @@
+/*
+ * sqlite.c - opening the library's SQLite stores; see sqlite_int.h.
+ *
+ * Why these settings (docs/internals/cache.md has the long form):
+ *  - WAL with synchronous=NORMAL: a commit is in the kernel once its
+ *    frames are written to the -wal file, so kill -9 of the process
+ *    loses nothing committed; only an OS crash can drop the last
+ *    transactions, never corrupting the file.
+ *  - a busy timeout, so that two processes (the daemon and the CLI,
+ *    two tlsrptd) can share a file by taking turns;
+ *  - PRAGMA application_id marks the file as ours and PRAGMA
+ *    user_version is its schema version. Version 1 is the first of each
+ *    store: there is nothing to migrate from yet. A later version adds
+ *    its steps to sl_schema, inside the same transaction.
+ */
+#include "sqlite_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void mts_sqlite_log(const struct mts_sqlite *s, const char *what) {
+  mts_log(s->ctx, MTS_LOG_ERR, "%s: %.200s: %s: %s", s->name, s->path, what,
+          sqlite3_errmsg(s->db));
+}
+
+enum mts_status mts_sqlite_status(int rc) {
+  return (rc & 0xff) == SQLITE_NOMEM ? MTS_ENOMEM : MTS_EIO;
+}
+
+enum mts_status mts_sqlite_fail(const struct mts_sqlite *s, int rc,
+                                const char *what) {
+  if ((rc & 0xff) != SQLITE_NOMEM) {
+    mts_sqlite_log(s, what);
+  }
+  return mts_sqlite_status(rc);
+}
+
+enum mts_status mts_sqlite_exec(const struct mts_sqlite *s, const char *sql) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+  return rc == SQLITE_OK ? MTS_OK : mts_sqlite_fail(s, rc, sql);
+}
+
+enum mts_status mts_sqlite_begin(const struct mts_sqlite *s) {
+  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+  return rc == SQLITE_OK ? MTS_OK
+                         : mts_sqlite_fail(s, rc, "cannot begin a transaction");
+}
+
+enum mts_status mts_sqlite_end(const struct mts_sqlite *s, enum mts_status st) {
+  if (st == MTS_OK) {
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+
+    if (rc == SQLITE_OK) {
+      return MTS_OK;
+    }
+    st = mts_sqlite_fail(s, rc, "cannot commit");
+  }
+  /* Also after a failed COMMIT: the transaction may still be open. */
+  (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return st;
+}
+
+enum mts_status mts_sqlite_prepare(const struct mts_sqlite *s, const char *sql,
+                                   sqlite3_stmt **q) {
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, q, NULL);
+
+  if (rc != SQLITE_OK) {
+    *q = NULL;
+    return mts_sqlite_fail(s, rc, "prepare");
+  }
+  return MTS_OK;
+}
+
+enum mts_status mts_sqlite_step_done(const struct mts_sqlite *s,
+                                     sqlite3_stmt *q, const char *what) {
+  int rc = sqlite3_step(q);
+
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? MTS_OK
+                                               : mts_sqlite_fail(s, rc, what);
+}
+
+void mts_sqlite_bind_text(sqlite3_stmt *q, int i, const char *text) {
+  if (text != NULL) {
+    (void)sqlite3_bind_text(q, i, text, -1, SQLITE_STATIC);
+  } else {
+    (void)sqlite3_bind_null(q, i);
+  }
+}
+
+/* ---- open ---- */
+
+/* Run one statement returning one integer (a PRAGMA, a count). */
+static int sl_int_query(sqlite3 *db, const char *sql, int64_t *out) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int64(q, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  (void)sqlite3_finalize(q);
+  return rc;
+}
+
+/* Create version sc->version in an empty file. */
+static enum mts_status sl_create(struct mts_sqlite *s,
+                                 const struct mts_sqlite_schema *sc) {
+  char sql[128];
+
+  (void)snprintf(sql, sizeof(sql),
+                 "PRAGMA application_id = %ld; PRAGMA user_version = %d;",
+                 (long)sc->application_id, sc->version);
+  if (sqlite3_exec(s->db, sc->sql, NULL, NULL, NULL) != SQLITE_OK ||
+      sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+    mts_sqlite_log(s, "cannot create the schema");
+    return mts_sqlite_status(sqlite3_errcode(s->db));
+  }
+  return sc->init != NULL ? sc->init(s) : MTS_OK;
+}
+
+/* Check or create the schema inside one write transaction (which also
+ * proves the file and its directory are writable). */
+static enum mts_status sl_schema(struct mts_sqlite *s,
+                                 const struct mts_sqlite_schema *sc) {
+  int64_t version = 0, appid = 0, ntables = 0;
+  enum mts_status st = MTS_EIO;
+
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    mts_sqlite_log(s, "cannot write");
+    return mts_sqlite_status(sqlite3_errcode(s->db));
+  }
+  if (sl_int_query(s->db, "PRAGMA user_version", &version) != SQLITE_OK ||
+      sl_int_query(s->db, "PRAGMA application_id", &appid) != SQLITE_OK ||
+      sl_int_query(s->db, "SELECT count(*) FROM sqlite_master", &ntables) !=
+          SQLITE_OK) {
+    mts_sqlite_log(s, "cannot read the schema");
+    st = mts_sqlite_status(sqlite3_errcode(s->db));
+    goto fail;
+  }
+  if (appid != sc->application_id && (appid != 0 || ntables != 0)) {
+    mts_log(s->ctx, MTS_LOG_ERR,
+            "%s: %.200s: not %s (application_id %lld, %lld tables); "
+            "refusing to touch it",
+            s->name, s->path, sc->kind, (long long)appid, (long long)ntables);
+    goto fail;
+  }
+  if (version > sc->version) {
+    mts_log(s->ctx, MTS_LOG_ERR,
+            "%s: %.200s: schema version %lld is newer than this mtasts "
+            "knows (%d); refusing to use it",
+            s->name, s->path, (long long)version, sc->version);
+    goto fail;
+  }
+  if (version == 0) {
+    st = sl_create(s, sc);
+    if (st != MTS_OK) {
+      goto fail;
+    }
+  }
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    mts_sqlite_log(s, "cannot commit the schema");
+    st = mts_sqlite_status(sqlite3_errcode(s->db));
+    goto fail;
+  }
+  return MTS_OK;
+fail:
+  (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return st;
+}
+
+/* WAL and synchronous=NORMAL (see the top of the file). */
+static enum mts_status sl_journal(struct mts_sqlite *s) {
+  sqlite3_stmt *q = NULL;
+  const unsigned char *mode;
+  enum mts_status st = MTS_OK;
+
+  /* The first statement reads the header: a file that is not a database
+   * fails here with "file is not a database". */
+  if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &q, NULL) !=
+          SQLITE_OK ||
+      sqlite3_step(q) != SQLITE_ROW) {
+    mts_sqlite_log(s, "cannot read it as an SQLite database");
+    st = mts_sqlite_status(sqlite3_errcode(s->db));
+    goto done;
+  }
+  mode = sqlite3_column_text(q, 0);
+  if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+    mts_log(s->ctx, MTS_LOG_WARNING, "%s: %.200s: journal mode is %s, not wal",
+            s->name, s->path, mode != NULL ? (const char *)mode : "?");
+  }
+  (void)sqlite3_finalize(q); /* no statement may stay open over COMMIT */
+  q = NULL;
+  if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
+      SQLITE_OK) {
+    mts_sqlite_log(s, "cannot set synchronous");
+    st = mts_sqlite_status(sqlite3_errcode(s->db));
+  }
+done:
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+/* Refuse a file anyone may write: a local user could plant rows (a
+ * policy sending mail to their MX, forged reports making a domain look
+ * ready to enforce; docs/security.md), as OpenSMTPD refuses loose key
+ * files. A missing file is created 0600 if the store asks. */
+static enum mts_status sl_file(struct mts_sqlite *s,
+                               const struct mts_sqlite_schema *sc) {
+  struct stat sb;
+  int fd;
+
+  if (stat(s->path, &sb) == 0) {
+    if ((sb.st_mode & S_IWOTH) != 0) {
+      mts_log(s->ctx, MTS_LOG_ERR,
+              "%s: %.200s: refused: the file is world-writable (chmod o-w "
+              "it)",
+              s->name, s->path);
+      return MTS_EIO;
+    }
+    return MTS_OK;
+  }
+  if (errno == ENOENT && sc->private_file) {
+    /* Failing here is SQLite's to report, with its message. */
+    fd = open(s->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      (void)close(fd);
+    }
+  }
+  return MTS_OK;
+}
+
+void mts_sqlite_close(struct mts_sqlite *s) {
+  if (s == NULL) {
+    return;
+  }
+  /* The last connection to close checkpoints the WAL into the file. */
+  (void)sqlite3_close(s->db);
+  s->db = NULL;
+  if (s->path != NULL) {
+    mts_free(s->ctx, s->path);
+    s->path = NULL;
+  }
+}
+
+enum mts_status mts_sqlite_open(struct mts_sqlite *s, struct mts_ctx *ctx,
+                                const char *path,
+                                const struct mts_sqlite_schema *sc) {
+  enum mts_status st;
+
+  memset(s, 0, sizeof(*s));
+  s->ctx = ctx;
+  s->name = sc->name;
+  s->path = mts_strdup(ctx, path);
+  if (s->path == NULL) {
+    return MTS_ENOMEM;
+  }
+  st = sl_file(s, sc);
+  if (st != MTS_OK) {
+    goto fail;
+  }
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                      NULL) != SQLITE_OK) {
+    if (s->db == NULL) {
+      mts_log(ctx, MTS_LOG_ERR, "%s: %.200s: cannot open", s->name, s->path);
+      st = MTS_ENOMEM;
+    } else {
+      mts_sqlite_log(s, "cannot open");
+      st = MTS_EIO;
+    }
+    goto fail;
+  }
+  /* Plain result codes: callers compare with SQLITE_DONE and friends. */
+  (void)sqlite3_extended_result_codes(s->db, 0);
+  (void)sqlite3_busy_timeout(s->db, sc->busy_timeout_ms);
+  st = sl_journal(s);
+  if (st == MTS_OK) {
+    st = sl_schema(s, sc);
+  }
+  if (st == MTS_OK) {
+    return MTS_OK;
+  }
+fail:
+  mts_sqlite_close(s);
+  return st;
+}

@@ -1,0 +1,367 @@
+/*
+ * test_sqlite.c - the shared open path of the SQLite stores
+ * (core/sqlite.c): a new file gets the schema, a reopen keeps it, and
+ * files that are not ours (newer schema, other program, not a database,
+ * world-writable) or cannot be written are refused with a clear logged
+ * message and left as they were; an allocation sweep.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/sqlite_int.h"
+
+#define T_APPID 0x4d545458 /* "MTTX" */
+
+static int init_calls;
+static bool init_fails;
+
+/* Like the aggregate's salt: a first row in the creating transaction. */
+static enum mts_status t_init(struct mts_sqlite *s) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st;
+
+  init_calls++;
+  if (init_fails) {
+    return MTS_EIO;
+  }
+  st = mts_sqlite_prepare(s, "INSERT INTO kv VALUES ('salt', ?1)", &q);
+  if (st == MTS_OK) {
+    mts_sqlite_bind_text(q, 1, "0123456789abcdef");
+    st = mts_sqlite_step_done(s, q, "salt");
+  }
+  (void)sqlite3_finalize(q);
+  return st;
+}
+
+static const struct mts_sqlite_schema t_schema = {
+    .name = "test store",
+    .kind = "an mtasts test store",
+    .application_id = T_APPID,
+    .version = 1,
+    .sql = "CREATE TABLE kv (k TEXT PRIMARY KEY NOT NULL, v TEXT);",
+    .busy_timeout_ms = 1000,
+    .private_file = true,
+    .init = t_init,
+};
+
+struct fx {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx;
+  char dir[64];
+  char path[128];
+  char log[2048];
+};
+
+static void log_cb(void *arg, enum mts_log_level level, const char *msg) {
+  struct fx *f = arg;
+  size_t n = strlen(f->log);
+
+  (void)level;
+  (void)snprintf(f->log + n, sizeof(f->log) - n, "%s\n", msg);
+}
+
+static int fx_setup(void **state) {
+  struct fx *f = calloc(1, sizeof(*f));
+
+  assert_non_null(f);
+  (void)snprintf(f->dir, sizeof(f->dir), "/tmp/test_sqlite.XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  (void)snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+  f->ctx = mts_test_ctx(&f->a, 0);
+  mts_ctx_set_log(f->ctx, log_cb, f, MTS_LOG_WARNING);
+  init_calls = 0;
+  init_fails = false;
+  *state = f;
+  return 0;
+}
+
+static void rm_db(const char *path) {
+  char p[160];
+
+  (void)unlink(path);
+  (void)snprintf(p, sizeof(p), "%s-wal", path);
+  (void)unlink(p);
+  (void)snprintf(p, sizeof(p), "%s-shm", path);
+  (void)unlink(p);
+}
+
+static int fx_teardown(void **state) {
+  struct fx *f = *state;
+
+  mts_ctx_destroy(f->ctx);
+  rm_db(f->path);
+  (void)rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* One integer from a plain connection (not through the helper). */
+static int64_t sql_int(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *q = NULL;
+  int64_t v = -1;
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    v = sqlite3_column_int64(q, 0);
+  }
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return v;
+}
+
+static void sql_exec(const char *path, const char *sql) {
+  sqlite3 *db = NULL;
+  char *err = NULL;
+
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+    fail_msg("sql %s: %s", sql, err);
+  }
+  sqlite3_close(db);
+}
+
+static void write_file(const char *path, const char *text, int times) {
+  FILE *fp = fopen(path, "wb");
+  int i;
+
+  assert_non_null(fp);
+  for (i = 0; i < times; i++) {
+    assert_true(fputs(text, fp) >= 0);
+  }
+  assert_int_equal(fclose(fp), 0);
+}
+
+static void open_ok(struct fx *f) {
+  struct mts_sqlite s;
+
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &t_schema), MTS_OK);
+  assert_non_null(s.db);
+  assert_string_equal(s.path, f->path);
+  mts_sqlite_close(&s);
+  assert_null(s.db);
+  assert_null(s.path);
+}
+
+/* Opening \p path fails with EIO, leaves nothing open, and logs
+ * \p want together with the path. */
+static void expect_refused(struct fx *f, const char *path, const char *want) {
+  struct mts_sqlite s;
+  enum mts_status st;
+
+  f->log[0] = '\0';
+  st = mts_sqlite_open(&s, f->ctx, path, &t_schema);
+  if (st != MTS_EIO) {
+    fail_msg("open %s: got %s, want EIO", path, mts_status_name(st));
+  }
+  assert_null(s.db);
+  assert_null(s.path);
+  if (strstr(f->log, want) == NULL || strstr(f->log, path) == NULL ||
+      strstr(f->log, "test store: ") == NULL) {
+    fail_msg("open %s: log lacks \"%s\" or the path: %s", path, want, f->log);
+  }
+  mts_sqlite_close(&s); /* harmless after a failure */
+}
+
+static void test_new_file(void **state) {
+  struct fx *f = *state;
+  struct stat sb;
+
+  open_ok(f);
+  assert_int_equal(init_calls, 1);
+  assert_int_equal(sql_int(f->path, "PRAGMA application_id"), T_APPID);
+  assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 1);
+  assert_int_equal(
+      sql_int(f->path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"),
+      1);
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv"), 1);
+  /* private_file: created 0600, not 0644 less umask. */
+  assert_int_equal(stat(f->path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  assert_string_equal(f->log, "");
+}
+
+static void test_reopen(void **state) {
+  struct fx *f = *state;
+
+  open_ok(f);
+  sql_exec(f->path, "INSERT INTO kv VALUES ('x', 'y')");
+  open_ok(f);
+  /* The schema is not created again, nor the first rows. */
+  assert_int_equal(init_calls, 1);
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv"), 2);
+  assert_string_equal(f->log, "");
+}
+
+static void test_newer_version(void **state) {
+  struct fx *f = *state;
+
+  open_ok(f);
+  sql_exec(f->path, "PRAGMA user_version = 2");
+  expect_refused(f, f->path,
+                 "schema version 2 is newer than this mtasts knows (1); "
+                 "refusing to use it");
+  assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 2);
+}
+
+static void test_not_sqlite(void **state) {
+  struct fx *f = *state;
+  struct stat sb;
+
+  write_file(f->path, "this is not an SQLite file ", 200);
+  expect_refused(f, f->path,
+                 "cannot read it as an SQLite database: file is not a "
+                 "database");
+  assert_int_equal(stat(f->path, &sb), 0);
+  assert_int_equal(sb.st_size, 200 * 27); /* untouched */
+  assert_int_equal(init_calls, 0);
+}
+
+static void test_foreign(void **state) {
+  struct fx *f = *state;
+
+  sql_exec(f->path, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+  expect_refused(f, f->path,
+                 "not an mtasts test store (application_id 0, 1 tables); "
+                 "refusing to touch it");
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM t"), 1);
+  /* Another of our stores (another application_id) is foreign too. */
+  rm_db(f->path);
+  sql_exec(f->path, "PRAGMA application_id = 1297371988;");
+  expect_refused(f, f->path, "(application_id 1297371988, 0 tables)");
+}
+
+static void test_world_writable(void **state) {
+  struct fx *f = *state;
+
+  open_ok(f);
+  assert_int_equal(chmod(f->path, 0666), 0);
+  expect_refused(f, f->path,
+                 "refused: the file is world-writable (chmod o-w it)");
+  assert_int_equal(chmod(f->path, 0600), 0);
+  open_ok(f);
+}
+
+static void test_unwritable(void **state) {
+  struct fx *f = *state;
+  char path[192];
+
+  (void)snprintf(path, sizeof(path), "%s/no/such/dir/t.db", f->dir);
+  expect_refused(f, path, "cannot open: unable to open database file");
+  /* A directory where the file should be. */
+  expect_refused(f, f->dir, "unable to open database file");
+  /* A file where the directory should be. */
+  write_file(f->path, "x", 1);
+  (void)snprintf(path, sizeof(path), "%s/t.db", f->path);
+  expect_refused(f, path, "unable to open database file");
+  rm_db(f->path);
+  /* A read-only directory (root writes anyway: nothing to test). */
+  if (geteuid() != 0) {
+    assert_int_equal(chmod(f->dir, 0500), 0);
+    expect_refused(f, f->path, "unable to open database file");
+    assert_int_equal(chmod(f->dir, 0700), 0);
+  }
+}
+
+/* A failing first-rows step rolls the whole creation back. */
+static void test_init_fails(void **state) {
+  struct fx *f = *state;
+  struct mts_sqlite s;
+
+  init_fails = true;
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &t_schema), MTS_EIO);
+  assert_null(s.db);
+  assert_int_equal(sql_int(f->path, "PRAGMA user_version"), 0);
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM sqlite_master"), 0);
+  init_fails = false;
+  open_ok(f);
+  assert_int_equal(init_calls, 2);
+}
+
+/* The statement helpers: failures are logged with the path and SQLite's
+ * message; end() commits or rolls back. */
+static void test_helpers(void **state) {
+  struct fx *f = *state;
+  struct mts_sqlite s;
+  sqlite3_stmt *q = (sqlite3_stmt *)&s;
+
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &t_schema), MTS_OK);
+  assert_int_equal(mts_sqlite_prepare(&s, "SELECT * FROM nope", &q), MTS_EIO);
+  assert_null(q);
+  assert_non_null(strstr(f->log, "test store: "));
+  assert_non_null(strstr(f->log, ": prepare: no such table: nope"));
+  f->log[0] = '\0';
+  assert_int_equal(mts_sqlite_exec(&s, "DROP TABLE nope"), MTS_EIO);
+  assert_non_null(strstr(f->log, "DROP TABLE nope: no such table: nope"));
+  assert_int_equal(mts_sqlite_status(SQLITE_NOMEM), MTS_ENOMEM);
+  assert_int_equal(mts_sqlite_status(SQLITE_CORRUPT), MTS_EIO);
+
+  assert_int_equal(mts_sqlite_begin(&s), MTS_OK);
+  assert_int_equal(mts_sqlite_exec(&s, "INSERT INTO kv VALUES ('a', NULL)"),
+                   MTS_OK);
+  assert_int_equal(mts_sqlite_end(&s, MTS_ENOTFOUND), MTS_ENOTFOUND);
+  assert_int_equal(mts_sqlite_begin(&s), MTS_OK);
+  assert_int_equal(
+      mts_sqlite_prepare(&s, "INSERT INTO kv VALUES ('b', ?1)", &q), MTS_OK);
+  mts_sqlite_bind_text(q, 1, NULL);
+  assert_int_equal(mts_sqlite_step_done(&s, q, "insert"), MTS_OK);
+  (void)sqlite3_reset(q);
+  /* The same key again: a constraint failure, logged with its what. */
+  f->log[0] = '\0';
+  assert_int_equal(mts_sqlite_step_done(&s, q, "insert again"), MTS_EIO);
+  assert_non_null(strstr(f->log, ": insert again: UNIQUE constraint"));
+  (void)sqlite3_finalize(q);
+  assert_int_equal(mts_sqlite_end(&s, MTS_OK), MTS_OK);
+  mts_sqlite_close(&s);
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'a'"),
+                   0);
+  assert_int_equal(
+      sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'b' AND v IS NULL"),
+      1);
+}
+
+static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
+  const char *path = arg;
+  struct mts_sqlite s;
+  enum mts_status st;
+
+  rm_db(path);
+  st = mts_sqlite_open(&s, ctx, path, &t_schema);
+  if (st == MTS_OK) {
+    assert_non_null(s.db);
+    mts_sqlite_close(&s);
+  } else {
+    assert_null(s.db);
+    assert_null(s.path);
+  }
+  return st;
+}
+
+static void test_alloc_sweep(void **state) {
+  struct fx *f = *state;
+
+  assert_true(mts_test_alloc_sweep(sweep_op, f->path) >= 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_new_file, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_reopen, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_newer_version, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_not_sqlite, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_foreign, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_world_writable, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_unwritable, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_init_fails, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_helpers, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_alloc_sweep, fx_setup, fx_teardown),
+  };
+
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
