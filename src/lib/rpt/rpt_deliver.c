@@ -23,6 +23,7 @@
 #include <mtasts/rpt_report_write.h>
 
 #include "core/ctx_int.h"
+#include "core/strbuf_int.h"
 
 /* ---- small checks ---- */
 
@@ -211,54 +212,9 @@ enum mts_status mts_rpt_deliver_subject(const char *policy_domain,
 
 /* ---- the message ---- */
 
-struct mbuf {
-  struct mts_ctx *ctx;
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-static void m_put(struct mbuf *b, const char *s, size_t n) {
-  if (b->oom) {
-    return;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap == 0 ? 1024 : b->cap;
-    char *np;
-
-    while (cap < b->len + n + 1) {
-      cap *= 2;
-    }
-    np = mts_realloc(b->ctx, b->p, cap);
-    if (np == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void m_str(struct mbuf *b, const char *s) { m_put(b, s, strlen(s)); }
-
-static void m_fmt(struct mbuf *b, const char *fmt, ...) MTS_PRINTF(2, 3);
-static void m_fmt(struct mbuf *b, const char *fmt, ...) {
-  char tmp[1024];
-  va_list ap;
-  int n;
-
-  va_start(ap, fmt);
-  n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof(tmp)) {
-    b->oom = true; /* callers format bounded, checked values only */
-    return;
-  }
-  m_put(b, tmp, (size_t)n);
-}
+/* The message is short (headers, a summary, the report in base64):
+ * a first allocation of 1 KiB, doubled as the attachment needs. */
+#define MAIL_FIRST 1024
 
 static void rfc5322_date(int64_t t, char *buf, size_t size) {
   static const char *const wd[7] = {"Sun", "Mon", "Tue", "Wed",
@@ -289,7 +245,7 @@ static void rfc3339(int64_t t, char *buf, size_t size) {
 
 /* "Subject: " + value, folded at the spaces before "Submitter:" and
  * "Report-ID:" when a line would pass 78 octets (FWS of the ABNF). */
-static void m_subject(struct mbuf *b, const char *dom, const char *sub,
+static void m_subject(struct mts_strbuf *b, const char *dom, const char *sub,
                       const char *rid) {
   char p1[300], p2[300], p3[1100];
   size_t col;
@@ -297,27 +253,27 @@ static void m_subject(struct mbuf *b, const char *dom, const char *sub,
   (void)snprintf(p1, sizeof(p1), "Subject: Report Domain: %s", dom);
   (void)snprintf(p2, sizeof(p2), "Submitter: %s", sub);
   (void)snprintf(p3, sizeof(p3), "Report-ID: <%s>", rid);
-  m_str(b, p1);
+  mts_strbuf_str(b, p1);
   col = strlen(p1);
   if (col + 1 + strlen(p2) > 78) {
-    m_str(b, "\r\n ");
+    mts_strbuf_str(b, "\r\n ");
     col = 1;
   } else {
-    m_str(b, " ");
+    mts_strbuf_str(b, " ");
     col++;
   }
-  m_str(b, p2);
+  mts_strbuf_str(b, p2);
   col += strlen(p2);
   if (col + 1 + strlen(p3) > 78) {
-    m_str(b, "\r\n ");
+    mts_strbuf_str(b, "\r\n ");
   } else {
-    m_str(b, " ");
+    mts_strbuf_str(b, " ");
   }
-  m_str(b, p3);
-  m_str(b, "\r\n");
+  mts_strbuf_str(b, p3);
+  mts_strbuf_str(b, "\r\n");
 }
 
-static void m_base64(struct mbuf *b, const uint8_t *d, size_t n) {
+static void m_base64(struct mts_strbuf *b, const uint8_t *d, size_t n) {
   static const char tab[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   char line[80];
@@ -338,14 +294,14 @@ static void m_base64(struct mbuf *b, const uint8_t *d, size_t n) {
     line[o++] = rem > 1 ? tab[(v >> 6) & 63] : '=';
     line[o++] = rem > 2 ? tab[v & 63] : '=';
     if (o == 76) {
-      m_put(b, line, o);
-      m_put(b, "\r\n", 2);
+      mts_strbuf_put(b, line, o);
+      mts_strbuf_put(b, "\r\n", 2);
       o = 0;
     }
   }
   if (o > 0) {
-    m_put(b, line, o);
-    m_put(b, "\r\n", 2);
+    mts_strbuf_put(b, line, o);
+    mts_strbuf_put(b, "\r\n", 2);
   }
 }
 
@@ -376,7 +332,7 @@ enum mts_status mts_rpt_deliver_mail_build(struct mts_ctx *ctx,
                                            const struct mts_rpt_mail *m,
                                            char **msg, size_t *len) {
   const struct mts_rpt_report_data *r;
-  struct mbuf b;
+  struct mts_strbuf b;
   struct mts_rpt_filename fn;
   char fname[600], date[96], t1[96], t2[96], day[16];
   const char *dom, *cdom;
@@ -426,51 +382,49 @@ enum mts_status mts_rpt_deliver_mail_build(struct mts_ctx *ctx,
   memcpy(day, t1, 10);
   day[10] = '\0';
 
-  memset(&b, 0, sizeof(b));
-  b.ctx = ctx;
-  m_fmt(&b, "From: %s\r\n", m->from);
-  m_fmt(&b, "To: %s\r\n", m->to);
-  m_fmt(&b, "Date: %s\r\n", date);
-  m_fmt(&b, "Message-ID: <%s>\r\n", m->message_id);
+  mts_strbuf_init(&b, ctx, MAIL_FIRST, MTS_STRBUF_NOMAX);
+  mts_strbuf_printf(&b, "From: %s\r\n", m->from);
+  mts_strbuf_printf(&b, "To: %s\r\n", m->to);
+  mts_strbuf_printf(&b, "Date: %s\r\n", date);
+  mts_strbuf_printf(&b, "Message-ID: <%s>\r\n", m->message_id);
   m_subject(&b, dom, m->submitter, r->report_id);
-  m_fmt(&b, "TLS-Report-Domain: %s\r\n", dom);
-  m_fmt(&b, "TLS-Report-Submitter: %s\r\n", m->submitter);
-  m_str(&b, "TLS-Required: No\r\n");
-  m_str(&b, "MIME-Version: 1.0\r\n");
-  m_fmt(&b,
-        "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
-        " boundary=\"%s\"\r\n",
-        m->boundary);
-  m_str(&b, "\r\nThis is a TLS report (RFC 8460) in MIME format.\r\n");
-  m_fmt(&b, "\r\n--%s\r\n", m->boundary);
-  m_str(&b, "Content-Type: text/plain; charset=us-ascii\r\n"
-            "Content-Transfer-Encoding: 7bit\r\n\r\n");
-  m_str(&b, "This is an aggregate TLS report (RFC 8460, SMTP TLS Reporting)\r\n");
+  mts_strbuf_printf(&b, "TLS-Report-Domain: %s\r\n", dom);
+  mts_strbuf_printf(&b, "TLS-Report-Submitter: %s\r\n", m->submitter);
+  mts_strbuf_str(&b, "TLS-Required: No\r\n");
+  mts_strbuf_str(&b, "MIME-Version: 1.0\r\n");
+  mts_strbuf_printf(
+      &b,
+      "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n"
+      " boundary=\"%s\"\r\n",
+      m->boundary);
+  mts_strbuf_str(&b, "\r\nThis is a TLS report (RFC 8460) in MIME format.\r\n");
+  mts_strbuf_printf(&b, "\r\n--%s\r\n", m->boundary);
+  mts_strbuf_str(&b, "Content-Type: text/plain; charset=us-ascii\r\n"
+                     "Content-Transfer-Encoding: 7bit\r\n\r\n");
+  mts_strbuf_str(
+      &b, "This is an aggregate TLS report (RFC 8460, SMTP TLS Reporting)\r\n");
   if (r->organization_name != NULL && ascii_printable(r->organization_name) &&
       strlen(r->organization_name) <= 60) {
-    m_fmt(&b, "from %s\r\n", r->organization_name);
+    mts_strbuf_printf(&b, "from %s\r\n", r->organization_name);
   }
-  m_fmt(&b, "about mail sent to %s\r\n", dom);
-  m_fmt(&b, "on the UTC day %s (%s to %s).\r\n\r\n", day, t1, t2);
-  m_fmt(&b, "Successful TLS sessions: %llu\r\n", (unsigned long long)ok);
-  m_fmt(&b, "Failed TLS sessions:     %llu\r\n", (unsigned long long)bad);
-  m_fmt(&b, "Policies:                %zu\r\n\r\n", r->npolicies);
-  m_str(&b, "The report is attached as gzip-compressed JSON.\r\n");
-  m_fmt(&b, "\r\n--%s\r\n", m->boundary);
-  m_fmt(&b,
-        "Content-Type: application/tlsrpt+gzip;\r\n name=\"%s\"\r\n"
-        "Content-Transfer-Encoding: base64\r\n"
-        "Content-Disposition: attachment;\r\n filename=\"%s\"\r\n\r\n",
-        fname, fname);
+  mts_strbuf_printf(&b, "about mail sent to %s\r\n", dom);
+  mts_strbuf_printf(&b, "on the UTC day %s (%s to %s).\r\n\r\n", day, t1, t2);
+  mts_strbuf_printf(&b, "Successful TLS sessions: %llu\r\n",
+                    (unsigned long long)ok);
+  mts_strbuf_printf(&b, "Failed TLS sessions:     %llu\r\n",
+                    (unsigned long long)bad);
+  mts_strbuf_printf(&b, "Policies:                %zu\r\n\r\n", r->npolicies);
+  mts_strbuf_str(&b, "The report is attached as gzip-compressed JSON.\r\n");
+  mts_strbuf_printf(&b, "\r\n--%s\r\n", m->boundary);
+  mts_strbuf_printf(
+      &b,
+      "Content-Type: application/tlsrpt+gzip;\r\n name=\"%s\"\r\n"
+      "Content-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment;\r\n filename=\"%s\"\r\n\r\n",
+      fname, fname);
   m_base64(&b, m->gz, m->gzlen);
-  m_fmt(&b, "\r\n--%s--\r\n", m->boundary);
-  if (b.oom) {
-    mts_free(ctx, b.p);
-    return MTS_ENOMEM;
-  }
-  *msg = b.p;
-  *len = b.len;
-  return MTS_OK;
+  mts_strbuf_printf(&b, "\r\n--%s--\r\n", m->boundary);
+  return mts_strbuf_take(&b, msg, len);
 }
 
 void mts_rpt_deliver_free(struct mts_ctx *ctx, void *p) {

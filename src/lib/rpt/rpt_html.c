@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/arena_int.h"
+#include "core/strbuf_int.h"
 
 #define DAY 86400
 
@@ -33,75 +34,11 @@ static const char *const palette[MTS_RPT_HTML_MAX_SERIES + 1] = {
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
     "#f0e442", "#000000", "#7f7f7f", "#8c564b", "#bbbbbb"};
 
-/* ---- a growable buffer with a sticky error ---- */
-
-struct sb {
-  struct mts_ctx *ctx;
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n) {
-  if (b->oom) {
-    return;
-  }
-  if (n >= b->cap - b->len || b->p == NULL) {
-    size_t ncap = b->cap == 0 ? 65536 : b->cap;
-    char *np;
-
-    while (n >= ncap - b->len) {
-      if (ncap > SIZE_MAX / 2) {
-        b->oom = true;
-        return;
-      }
-      ncap *= 2;
-    }
-    np = mts_realloc(b->ctx, b->p, ncap);
-    if (np == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = ncap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(struct sb *b, const char *fmt, ...) MTS_PRINTF(2, 3);
-static void sb_printf(struct sb *b, const char *fmt, ...) {
-  char tmp[512];
-  va_list ap;
-  int n;
-
-  va_start(ap, fmt);
-  n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    return;
-  }
-  /* Only numbers and fixed text go through here; untrusted strings go
-   * through esc(). */
-  if ((size_t)n >= sizeof tmp) {
-    char *big = mts_malloc(b->ctx, (size_t)n + 1);
-
-    if (big == NULL) {
-      b->oom = true;
-      return;
-    }
-    va_start(ap, fmt);
-    (void)vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_put(b, big, (size_t)n);
-    mts_free(b->ctx, big);
-    return;
-  }
-  sb_put(b, tmp, (size_t)n);
-}
+/* The page is written into a struct mts_strbuf. Its first allocation:
+ * a page with one domain is tens of KiB (the style sheet, the charts),
+ * so start there and double. Only numbers and fixed text go through
+ * mts_strbuf_printf(); untrusted strings go through esc(). */
+#define PAGE_FIRST 65536
 
 /* ---- escaping ---- */
 
@@ -189,15 +126,17 @@ static void escape(const char *str, size_t len, size_t maxcp, put_fn put,
   }
 }
 
-static void put_sb(void *arg, const char *s, size_t n) { sb_put(arg, s, n); }
+static void put_sb(void *arg, const char *s, size_t n) {
+  mts_strbuf_put(arg, s, n);
+}
 
 /* Escaped, cut at MTS_RPT_HTML_STR_MAX code points. */
-static void esc(struct sb *b, const char *s) {
+static void esc(struct mts_strbuf *b, const char *s) {
   escape(s, strlen(s), MTS_RPT_HTML_STR_MAX, put_sb, b);
 }
 
 /* Escaped, cut shorter (chart labels). */
-static void esc_short(struct sb *b, const char *s, size_t maxcp) {
+static void esc_short(struct mts_strbuf *b, const char *s, size_t maxcp) {
   escape(s, strlen(s), maxcp, put_sb, b);
 }
 
@@ -375,20 +314,20 @@ static unsigned permille(uint64_t fail, uint64_t total) {
   return (unsigned)((fail * 2000 + total) / (2 * total));
 }
 
-static void put_rate(struct sb *b, unsigned pm) {
-  sb_printf(b, "%u.%u&#8201;%%", pm / 10, pm % 10);
+static void put_rate(struct mts_strbuf *b, unsigned pm) {
+  mts_strbuf_printf(b, "%u.%u&#8201;%%", pm / 10, pm % 10);
 }
 
-static void put_day(struct sb *b, int64_t day) {
+static void put_day(struct mts_strbuf *b, int64_t day) {
   time_t t = (time_t)day;
   struct tm tm;
 
   if (gmtime_r(&t, &tm) == NULL) {
-    sb_str(b, "?");
+    mts_strbuf_str(b, "?");
     return;
   }
-  sb_printf(b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-            tm.tm_mday);
+  mts_strbuf_printf(b, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday);
 }
 
 /* A named total. */
@@ -457,17 +396,18 @@ static const char css[] =
     ".note{color:#555;font-size:.9em}";
 
 /* A table's rows beyond the limit are left out, with a note. */
-static void rows_note(struct sb *b, size_t total) {
+static void rows_note(struct mts_strbuf *b, size_t total) {
   if (total > MTS_RPT_HTML_MAX_ROWS) {
-    sb_printf(b,
-              "<p class=\"note\">%zu more rows left out (the page shows "
-              "%u).</p>\n",
-              total - MTS_RPT_HTML_MAX_ROWS, MTS_RPT_HTML_MAX_ROWS);
+    mts_strbuf_printf(
+        b,
+        "<p class=\"note\">%zu more rows left out (the page shows "
+        "%u).</p>\n",
+        total - MTS_RPT_HTML_MAX_ROWS, MTS_RPT_HTML_MAX_ROWS);
   }
 }
 
 /* A horizontal bar chart of \p a (sorted), with its table. */
-static void bar_chart(struct sb *b, const char *id, const char *what,
+static void bar_chart(struct mts_strbuf *b, const char *id, const char *what,
                       const char *col, struct agg *a, size_t n,
                       uint64_t total) {
   size_t shown = n, i;
@@ -490,49 +430,51 @@ static void bar_chart(struct sb *b, const char *id, const char *what,
     max = other;
   }
   height = top * 2 + rowh * (int)(shown + (other > 0 ? 1 : 0));
-  sb_printf(b,
-            "<svg id=\"%s\" role=\"img\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">"
-            "<title>Failed sessions by %s</title>\n",
-            id, width, height, width, height, what);
+  mts_strbuf_printf(
+      b,
+      "<svg id=\"%s\" role=\"img\" width=\"%d\" height=\"%d\" "
+      "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">"
+      "<title>Failed sessions by %s</title>\n",
+      id, width, height, width, height, what);
   for (i = 0; i < shown + (other > 0 ? 1 : 0); i++) {
     const char *name = i < shown ? a[i].name : "other";
     uint64_t v = i < shown ? a[i].n : other;
     int y = top + (int)i * rowh;
     int w = (int)((v * (uint64_t)barw + max - 1) / max);
 
-    sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8,
-              y + 15);
+    mts_strbuf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">",
+                      left - 8, y + 15);
     esc_short(b, name[0] != '\0' ? name : "(none given)", 38);
-    sb_printf(b,
-              "</text><rect class=\"fail\" x=\"%d\" y=\"%d\" width=\"%d\" "
-              "height=\"%d\" fill=\"" FAIL_COLOUR "\"><title>",
-              left, y + 3, w, rowh - 6);
+    mts_strbuf_printf(
+        b,
+        "</text><rect class=\"fail\" x=\"%d\" y=\"%d\" width=\"%d\" "
+        "height=\"%d\" fill=\"" FAIL_COLOUR "\"><title>",
+        left, y + 3, w, rowh - 6);
     esc(b, name);
-    sb_printf(b, ": %llu</title></rect><text x=\"%d\" y=\"%d\">%llu</text>\n",
-              (unsigned long long)v, left + w + 6, y + 15,
-              (unsigned long long)v);
+    mts_strbuf_printf(
+        b, ": %llu</title></rect><text x=\"%d\" y=\"%d\">%llu</text>\n",
+        (unsigned long long)v, left + w + 6, y + 15, (unsigned long long)v);
   }
-  sb_str(b, "</svg>\n");
-  sb_printf(b,
-            "<table id=\"%s-table\"><thead><tr><th>%s</th><th>failed "
-            "sessions</th><th>share</th></tr></thead><tbody>\n",
-            id, col);
+  mts_strbuf_str(b, "</svg>\n");
+  mts_strbuf_printf(b,
+                    "<table id=\"%s-table\"><thead><tr><th>%s</th><th>failed "
+                    "sessions</th><th>share</th></tr></thead><tbody>\n",
+                    id, col);
   for (i = 0; i < n && i < MTS_RPT_HTML_MAX_ROWS; i++) {
-    sb_str(b, "<tr><td>");
+    mts_strbuf_str(b, "<tr><td>");
     esc(b, a[i].name[0] != '\0' ? a[i].name : "(none given)");
-    sb_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">",
-              (unsigned long long)a[i].n);
+    mts_strbuf_printf(b, "</td><td class=\"n\">%llu</td><td class=\"n\">",
+                      (unsigned long long)a[i].n);
     put_rate(b, permille(a[i].n, total));
-    sb_str(b, "</td></tr>\n");
+    mts_strbuf_str(b, "</td></tr>\n");
   }
-  sb_str(b, "</tbody></table>\n");
+  mts_strbuf_str(b, "</tbody></table>\n");
   rows_note(b, n);
 }
 
 /* One policy domain's section. */
-static void domain_section(struct sb *b, struct data *d, const char *dom,
-                           size_t idx, const struct rrow *rd,
+static void domain_section(struct mts_strbuf *b, struct data *d,
+                           const char *dom, size_t idx, const struct rrow *rd,
                            const struct mts_rpt_html_opts *o) {
   int64_t *days = NULL;
   size_t ndays = 0, capdays = 0, i, j;
@@ -598,39 +540,40 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
                                               : MTS_RPT_HTML_MAX_SERIES - 1;
 
   snprintf(id, sizeof id, "d%zu", idx);
-  sb_printf(b, "<section id=\"%s\" class=\"domain\">\n<h2>", id);
+  mts_strbuf_printf(b, "<section id=\"%s\" class=\"domain\">\n<h2>", id);
   esc(b, dom);
-  sb_str(b, "</h2>\n");
+  mts_strbuf_str(b, "</h2>\n");
 
   /* the verdict */
   if (rd != NULL) {
-    sb_printf(b, "<p id=\"%s-verdict\" class=\"verdict %s\">", id,
-              rd->ready ? "ready" : "not-ready");
+    mts_strbuf_printf(b, "<p id=\"%s-verdict\" class=\"verdict %s\">", id,
+                      rd->ready ? "ready" : "not-ready");
     if (rd->ready) {
-      sb_str(b, "Ready to enforce");
+      mts_strbuf_str(b, "Ready to enforce");
     } else {
-      sb_str(b, "Not ready to enforce: ");
+      mts_strbuf_str(b, "Not ready to enforce: ");
       esc(b, rd->reason != NULL ? rd->reason : "unknown");
     }
-    sb_printf(b,
-              "</p>\n<p class=\"note\">Last %u days: %u sending "
-              "organisations on %u days, %llu successful and %llu failed "
-              "sessions (ready needs at least %u organisations, %u days and "
-              "no failure).</p>\n",
-              o->window_days, rd->senders, rd->days,
-              (unsigned long long)rd->ok, (unsigned long long)rd->fail,
-              o->min_senders, o->min_days);
+    mts_strbuf_printf(
+        b,
+        "</p>\n<p class=\"note\">Last %u days: %u sending "
+        "organisations on %u days, %llu successful and %llu failed "
+        "sessions (ready needs at least %u organisations, %u days and "
+        "no failure).</p>\n",
+        o->window_days, rd->senders, rd->days, (unsigned long long)rd->ok,
+        (unsigned long long)rd->fail, o->min_senders, o->min_days);
   }
-  sb_printf(b,
-            "<p>Shown: %llu reports, %llu successful and %llu failed "
-            "sessions (failure rate ",
-            (unsigned long long)treports, (unsigned long long)tok,
-            (unsigned long long)tfail);
+  mts_strbuf_printf(b,
+                    "<p>Shown: %llu reports, %llu successful and %llu failed "
+                    "sessions (failure rate ",
+                    (unsigned long long)treports, (unsigned long long)tok,
+                    (unsigned long long)tfail);
   put_rate(b, permille(tfail, tok + tfail));
-  sb_str(b, ").</p>\n");
+  mts_strbuf_str(b, ").</p>\n");
 
   /* failure rate over time per sender */
-  sb_str(b, "<h3>Failure rate over time, per sending organisation</h3>\n");
+  mts_strbuf_str(b,
+                 "<h3>Failure rate over time, per sending organisation</h3>\n");
   if (ndays > 0 && norgs > 0) {
     const int left = 56, top = 12, pw = 620, ph = 220, width = 960;
     const int height = top + ph + 48;
@@ -656,35 +599,36 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
       ok[di * ns1 + si] += s->ok;
       fail[di * ns1 + si] += s->fail;
     }
-    sb_printf(b,
-              "<svg id=\"%s-rate\" role=\"img\" width=\"%d\" height=\"%d\" "
-              "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">"
-              "<title>Failure rate per day and sending organisation"
-              "</title>\n",
-              id, width, height, width, height);
+    mts_strbuf_printf(
+        b,
+        "<svg id=\"%s-rate\" role=\"img\" width=\"%d\" height=\"%d\" "
+        "viewBox=\"0 0 %d %d\" xmlns=\"http://www.w3.org/2000/svg\">"
+        "<title>Failure rate per day and sending organisation"
+        "</title>\n",
+        id, width, height, width, height);
     for (k = 0; k <= 4; k++) {
       int y = top + ph - (int)k * ph / 4;
 
-      sb_printf(b,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-                "stroke=\"#ddd\"/><text x=\"%d\" y=\"%d\" "
-                "text-anchor=\"end\">%zu%%</text>\n",
-                left, y, left + pw, y, left - 6, y + 4, k * 25);
+      mts_strbuf_printf(b,
+                        "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+                        "stroke=\"#ddd\"/><text x=\"%d\" y=\"%d\" "
+                        "text-anchor=\"end\">%zu%%</text>\n",
+                        left, y, left + pw, y, left - 6, y + 4, k * 25);
     }
-    sb_printf(b,
-              "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-              "stroke=\"#888\"/>\n",
-              left, top + ph, left + pw, top + ph);
+    mts_strbuf_printf(b,
+                      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+                      "stroke=\"#888\"/>\n",
+                      left, top + ph, left + pw, top + ph);
     step = (ndays + 6) / 7;
     for (i = 0; i < ndays; i++) {
       int x = ndays == 1 ? left + pw / 2
                          : left + (int)(i * (size_t)pw / (ndays - 1));
 
       if (i % step == 0 || i == ndays - 1) {
-        sb_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", x,
-                  top + ph + 18);
+        mts_strbuf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
+                          x, top + ph + 18);
         put_day(b, days[i]);
-        sb_str(b, "</text>\n");
+        mts_strbuf_str(b, "</text>\n");
       }
     }
     for (k = 0; k < ns1; k++) {
@@ -693,9 +637,9 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
           palette[k < nseries ? k : MTS_RPT_HTML_MAX_SERIES];
       bool first = true;
 
-      sb_printf(b, "<g class=\"series\" stroke=\"%s\" fill=\"%s\">", colour,
-                colour);
-      sb_str(b, "<polyline fill=\"none\" stroke-width=\"2\" points=\"");
+      mts_strbuf_printf(b, "<g class=\"series\" stroke=\"%s\" fill=\"%s\">",
+                        colour, colour);
+      mts_strbuf_str(b, "<polyline fill=\"none\" stroke-width=\"2\" points=\"");
       for (i = 0; i < ndays; i++) {
         uint64_t t = ok[i * ns1 + k] + fail[i * ns1 + k];
         int x = ndays == 1 ? left + pw / 2
@@ -704,13 +648,13 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
         if (t == 0) {
           continue;
         }
-        sb_printf(b, "%s%d,%d", first ? "" : " ", x,
-                  top + ph -
-                      (int)(permille(fail[i * ns1 + k], t) * (unsigned)ph /
-                            1000));
+        mts_strbuf_printf(
+            b, "%s%d,%d", first ? "" : " ", x,
+            top + ph -
+                (int)(permille(fail[i * ns1 + k], t) * (unsigned)ph / 1000));
         first = false;
       }
-      sb_str(b, "\"/>\n");
+      mts_strbuf_str(b, "\"/>\n");
       for (i = 0; i < ndays; i++) {
         uint64_t t = ok[i * ns1 + k] + fail[i * ns1 + k];
         int x = ndays == 1 ? left + pw / 2
@@ -721,35 +665,36 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
           continue;
         }
         pm = permille(fail[i * ns1 + k], t);
-        sb_printf(b, "<circle cx=\"%d\" cy=\"%d\" r=\"4\"><title>", x,
-                  top + ph - (int)(pm * (unsigned)ph / 1000));
+        mts_strbuf_printf(b, "<circle cx=\"%d\" cy=\"%d\" r=\"4\"><title>", x,
+                          top + ph - (int)(pm * (unsigned)ph / 1000));
         esc(b, name);
-        sb_str(b, " ");
+        mts_strbuf_str(b, " ");
         put_day(b, days[i]);
-        sb_str(b, ": ");
+        mts_strbuf_str(b, ": ");
         put_rate(b, pm);
-        sb_str(b, "</title></circle>\n");
+        mts_strbuf_str(b, "</title></circle>\n");
       }
-      sb_str(b, "</g>\n");
+      mts_strbuf_str(b, "</g>\n");
       /* legend */
-      sb_printf(b,
-                "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" "
-                "fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
-                left + pw + 20, top + (int)k * 20, colour, left + pw + 38,
-                top + (int)k * 20 + 11);
+      mts_strbuf_printf(b,
+                        "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" "
+                        "fill=\"%s\"/><text x=\"%d\" y=\"%d\">",
+                        left + pw + 20, top + (int)k * 20, colour,
+                        left + pw + 38, top + (int)k * 20 + 11);
       esc_short(b, name, 36);
-      sb_str(b, "</text>\n");
+      mts_strbuf_str(b, "</text>\n");
     }
-    sb_str(b, "</svg>\n");
+    mts_strbuf_str(b, "</svg>\n");
   } else {
-    sb_str(b, "<p class=\"note\">No sessions reported.</p>\n");
+    mts_strbuf_str(b, "<p class=\"note\">No sessions reported.</p>\n");
   }
-  sb_printf(b,
-            "<table id=\"%s-rate-table\"><thead><tr><th>day (UTC)</th>"
-            "<th>sending organisation</th><th>reports</th><th>successful"
-            "</th><th>failed</th><th>failure rate</th></tr></thead>"
-            "<tbody>\n",
-            id);
+  mts_strbuf_printf(
+      b,
+      "<table id=\"%s-rate-table\"><thead><tr><th>day (UTC)</th>"
+      "<th>sending organisation</th><th>reports</th><th>successful"
+      "</th><th>failed</th><th>failure rate</th></tr></thead>"
+      "<tbody>\n",
+      id);
   j = 0;
   for (i = 0; i < d->ns; i++) {
     const struct srow *s = &d->s[i];
@@ -760,40 +705,40 @@ static void domain_section(struct sb *b, struct data *d, const char *dom,
     if (j++ >= MTS_RPT_HTML_MAX_ROWS) {
       break;
     }
-    sb_str(b, "<tr><td>");
+    mts_strbuf_str(b, "<tr><td>");
     put_day(b, s->day);
-    sb_str(b, "</td><td>");
+    mts_strbuf_str(b, "</td><td>");
     esc(b, s->org);
-    sb_printf(b,
-              "</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
-              "<td class=\"n\">%llu</td><td class=\"n\">",
-              (unsigned long long)s->reports, (unsigned long long)s->ok,
-              (unsigned long long)s->fail);
+    mts_strbuf_printf(b,
+                      "</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
+                      "<td class=\"n\">%llu</td><td class=\"n\">",
+                      (unsigned long long)s->reports, (unsigned long long)s->ok,
+                      (unsigned long long)s->fail);
     put_rate(b, permille(s->fail, s->ok + s->fail));
-    sb_str(b, "</td></tr>\n");
+    mts_strbuf_str(b, "</td></tr>\n");
   }
-  sb_str(b, "</tbody></table>\n");
+  mts_strbuf_str(b, "</tbody></table>\n");
   rows_note(b, nrows);
 
-  sb_str(b, "<h3>Failed sessions by result type</h3>\n");
+  mts_strbuf_str(b, "<h3>Failed sessions by result type</h3>\n");
   if (ntypes > 0) {
     char sid[40];
 
     snprintf(sid, sizeof sid, "%s-types", id);
     bar_chart(b, sid, "result type", "result type", types, ntypes, tfail);
   } else {
-    sb_str(b, "<p class=\"note\">No failed session.</p>\n");
+    mts_strbuf_str(b, "<p class=\"note\">No failed session.</p>\n");
   }
-  sb_str(b, "<h3>Failed sessions by MX host</h3>\n");
+  mts_strbuf_str(b, "<h3>Failed sessions by MX host</h3>\n");
   if (nmx > 0) {
     char sid[40];
 
     snprintf(sid, sizeof sid, "%s-mx", id);
     bar_chart(b, sid, "MX host", "MX host", mxs, nmx, tfail);
   } else {
-    sb_str(b, "<p class=\"note\">No failed session.</p>\n");
+    mts_strbuf_str(b, "<p class=\"note\">No failed session.</p>\n");
   }
-  sb_str(b, "</section>\n");
+  mts_strbuf_str(b, "</section>\n");
 
 done:
   mts_free(d->ctx, days);
@@ -810,7 +755,7 @@ enum mts_status mts_rpt_html_render(struct mts_ctx *ctx,
                                     char **html, size_t *len) {
   struct mts_rpt_html_opts o;
   struct data d;
-  struct sb b;
+  struct mts_strbuf b;
   const char **doms = NULL;
   size_t ndoms = 0, capdoms = 0, i, j;
   enum mts_status ret;
@@ -846,9 +791,8 @@ enum mts_status mts_rpt_html_render(struct mts_ctx *ctx,
     o.title = "TLS reports";
   }
   memset(&d, 0, sizeof d);
-  memset(&b, 0, sizeof b);
+  mts_strbuf_init(&b, ctx, PAGE_FIRST, MTS_STRBUF_NOMAX);
   d.ctx = ctx;
-  b.ctx = ctx;
   d.arena = mts_arena_create(ctx);
   if (d.arena == NULL) {
     return MTS_ENOMEM;
@@ -890,40 +834,44 @@ enum mts_status mts_rpt_html_render(struct mts_ctx *ctx,
     treports += d.s[i].reports;
   }
 
-  sb_str(&b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-             "<meta charset=\"utf-8\">\n"
-             "<meta http-equiv=\"Content-Security-Policy\" "
-             "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-             "<meta name=\"viewport\" content=\"width=device-width\">\n"
-             "<title>");
+  mts_strbuf_str(&b,
+                 "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+                 "<meta charset=\"utf-8\">\n"
+                 "<meta http-equiv=\"Content-Security-Policy\" "
+                 "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+                 "<meta name=\"viewport\" content=\"width=device-width\">\n"
+                 "<title>");
   esc(&b, o.title);
-  sb_str(&b, "</title>\n<style>");
-  sb_str(&b, css);
-  sb_str(&b, "</style>\n</head>\n<body>\n<h1>");
+  mts_strbuf_str(&b, "</title>\n<style>");
+  mts_strbuf_str(&b, css);
+  mts_strbuf_str(&b, "</style>\n</head>\n<body>\n<h1>");
   esc(&b, o.title);
-  sb_str(&b, "</h1>\n<p id=\"generated\">Generated at ");
+  mts_strbuf_str(&b, "</h1>\n<p id=\"generated\">Generated at ");
   gt = (time_t)o.generated_at;
   if (gmtime_r(&gt, &tm) != NULL) {
-    sb_printf(&b, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    mts_strbuf_printf(&b, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec);
   }
   if (o.since > 0) {
-    sb_str(&b, ", reports from ");
+    mts_strbuf_str(&b, ", reports from ");
     put_day(&b, o.since - o.since % DAY);
-    sb_str(&b, " on");
+    mts_strbuf_str(&b, " on");
   }
-  sb_printf(&b,
-            ". %zu policy domains, %llu reports, %llu successful and %llu "
-            "failed sessions.</p>\n",
-            ndoms, (unsigned long long)treports, (unsigned long long)tok,
-            (unsigned long long)tfail);
+  mts_strbuf_printf(
+      &b,
+      ". %zu policy domains, %llu reports, %llu successful and %llu "
+      "failed sessions.</p>\n",
+      ndoms, (unsigned long long)treports, (unsigned long long)tok,
+      (unsigned long long)tfail);
   if (ndoms == 0) {
-    sb_str(&b, "<p class=\"note\">No reports received yet.</p>\n");
+    mts_strbuf_str(&b, "<p class=\"note\">No reports received yet.</p>\n");
   } else {
     /* a summary table with the verdicts, linking to each section */
-    sb_str(&b, "<table id=\"verdicts\"><thead><tr><th>policy domain</th>"
-               "<th>verdict</th><th>senders</th><th>days</th>"
-               "<th>successful</th><th>failed</th></tr></thead><tbody>\n");
+    mts_strbuf_str(&b,
+                   "<table id=\"verdicts\"><thead><tr><th>policy domain</th>"
+                   "<th>verdict</th><th>senders</th><th>days</th>"
+                   "<th>successful</th><th>failed</th></tr></thead><tbody>\n");
     for (i = 0; i < ndoms; i++) {
       const struct rrow *rd = NULL;
 
@@ -932,26 +880,28 @@ enum mts_status mts_rpt_html_render(struct mts_ctx *ctx,
           rd = &d.r[j];
         }
       }
-      sb_printf(&b, "<tr><td><a href=\"#d%zu\">", i);
+      mts_strbuf_printf(&b, "<tr><td><a href=\"#d%zu\">", i);
       esc(&b, doms[i]);
-      sb_str(&b, "</a></td><td>");
+      mts_strbuf_str(&b, "</a></td><td>");
       if (rd == NULL) {
-        sb_str(&b, "no data</td><td></td><td></td><td></td><td></td></tr>\n");
+        mts_strbuf_str(
+            &b, "no data</td><td></td><td></td><td></td><td></td></tr>\n");
         continue;
       }
-      sb_str(&b, rd->ready ? "ready" : "not ready: ");
+      mts_strbuf_str(&b, rd->ready ? "ready" : "not ready: ");
       if (!rd->ready) {
         esc(&b, rd->reason != NULL ? rd->reason : "unknown");
       }
-      sb_printf(&b,
-                "</td><td class=\"n\">%u</td><td class=\"n\">%u</td>"
-                "<td class=\"n\">%llu</td><td class=\"n\">%llu</td></tr>\n",
-                rd->senders, rd->days, (unsigned long long)rd->ok,
-                (unsigned long long)rd->fail);
+      mts_strbuf_printf(
+          &b,
+          "</td><td class=\"n\">%u</td><td class=\"n\">%u</td>"
+          "<td class=\"n\">%llu</td><td class=\"n\">%llu</td></tr>\n",
+          rd->senders, rd->days, (unsigned long long)rd->ok,
+          (unsigned long long)rd->fail);
     }
-    sb_str(&b, "</tbody></table>\n");
+    mts_strbuf_str(&b, "</tbody></table>\n");
   }
-  for (i = 0; i < ndoms && !d.oom && !b.oom; i++) {
+  for (i = 0; i < ndoms && !d.oom && mts_strbuf_status(&b) == MTS_OK; i++) {
     const struct rrow *rd = NULL;
 
     for (j = 0; j < d.nr; j++) {
@@ -961,19 +911,17 @@ enum mts_status mts_rpt_html_render(struct mts_ctx *ctx,
     }
     domain_section(&b, &d, doms[i], i, rd, &o);
   }
-  sb_str(&b, "<p class=\"note\">Made by mtasts from RFC 8460 reports; "
-             "days are UTC, a report counts on the day its range "
-             "starts.</p>\n</body>\n</html>\n");
-  if (d.oom || b.oom) {
+  mts_strbuf_str(&b, "<p class=\"note\">Made by mtasts from RFC 8460 reports; "
+                     "days are UTC, a report counts on the day its range "
+                     "starts.</p>\n</body>\n</html>\n");
+  if (d.oom) {
     ret = MTS_ENOMEM;
     goto done;
   }
-  *html = b.p;
-  *len = b.len;
-  b.p = NULL;
+  ret = mts_strbuf_take(&b, html, len);
 
 done:
-  mts_free(ctx, b.p);
+  mts_strbuf_cleanup(&b);
   mts_free(ctx, doms);
   mts_free(ctx, d.s);
   mts_free(ctx, d.f);

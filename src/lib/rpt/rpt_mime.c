@@ -21,6 +21,7 @@
 #include "core/arena_int.h"
 #include "core/ascii_int.h"
 #include "core/findings_int.h"
+#include "core/strbuf_int.h"
 
 /* Raw part bytes read per g_mime_stream_read(). */
 #define READ_CHUNK (64u * 1024u)
@@ -340,12 +341,6 @@ static void count_tree(GMimeObject *obj, unsigned depth, size_t *n,
 
 /* ---- decoding ---- */
 
-struct dbuf {
-  uint8_t *p;
-  size_t len;
-  size_t cap;
-};
-
 static int b64_val(uint8_t c) {
   if (c >= 'A' && c <= 'Z') {
     return c - 'A';
@@ -371,13 +366,14 @@ static int b64_val(uint8_t c) {
  * final character is an error. Missing padding is tolerated.
  * \return NULL, or a static reason with *at the offending offset.
  */
-static const char *b64_decode(struct dbuf *b, size_t *at) {
+static const char *b64_decode(struct mts_strbuf *b, size_t *at) {
+  uint8_t *p = (uint8_t *)b->p;
   uint32_t acc = 0;
   size_t i, o = 0;
   unsigned q = 0, pad = 0;
 
   for (i = 0; i < b->len; i++) {
-    uint8_t c = b->p[i];
+    uint8_t c = p[i];
     int v;
 
     if (is_ws(c)) {
@@ -402,9 +398,9 @@ static const char *b64_decode(struct dbuf *b, size_t *at) {
     }
     acc = (acc << 6) | (uint32_t)v;
     if (++q == 4) {
-      b->p[o++] = (uint8_t)(acc >> 16);
-      b->p[o++] = (uint8_t)(acc >> 8);
-      b->p[o++] = (uint8_t)acc;
+      p[o++] = (uint8_t)(acc >> 16);
+      p[o++] = (uint8_t)(acc >> 8);
+      p[o++] = (uint8_t)acc;
       q = 0;
       acc = 0;
     }
@@ -414,46 +410,46 @@ static const char *b64_decode(struct dbuf *b, size_t *at) {
     return "a lone final character (truncated)";
   }
   if (q == 2) {
-    b->p[o++] = (uint8_t)(acc >> 4);
+    p[o++] = (uint8_t)(acc >> 4);
   } else if (q == 3) {
-    b->p[o++] = (uint8_t)(acc >> 10);
-    b->p[o++] = (uint8_t)(acc >> 2);
+    p[o++] = (uint8_t)(acc >> 10);
+    p[o++] = (uint8_t)(acc >> 2);
   }
-  b->len = o;
+  mts_strbuf_truncate(b, o);
   return NULL;
 }
 
 /* mboxrd (and mboxo for single '>'): a line ">From " or ">>From " loses
  * one '>'. In place. */
-static void mbox_unquote(struct dbuf *b) {
+static void mbox_unquote(struct mts_strbuf *b) {
+  char *p = b->p;
   size_t i = 0, o = 0;
 
   while (i < b->len) {
     size_t j = i;
 
     /* at a line start */
-    while (j < b->len && b->p[j] == '>') {
+    while (j < b->len && p[j] == '>') {
       j++;
     }
-    if (j > i && b->len - j >= 5 && memcmp(b->p + j, "From ", 5) == 0) {
+    if (j > i && b->len - j >= 5 && memcmp(p + j, "From ", 5) == 0) {
       i++; /* drop one '>' */
     }
     while (i < b->len) {
-      uint8_t c = b->p[i++];
+      char c = p[i++];
 
-      b->p[o++] = c;
+      p[o++] = c;
       if (c == '\n') {
         break;
       }
     }
   }
-  b->len = o;
+  mts_strbuf_truncate(b, o);
 }
 
 /* Read the part's raw (encoded) content. \return MTS_OK, MTS_ENOMEM,
  * MTS_ETOOBIG or MTS_EIO. */
-static enum mts_status read_raw(struct walker *w, GMimeStream *s,
-                                struct dbuf *b) {
+static enum mts_status read_raw(GMimeStream *s, struct mts_strbuf *b) {
   gint64 len = g_mime_stream_length(s);
 
   if (len > (gint64)MTS_RPT_MIME_MESSAGE_MAX) {
@@ -466,27 +462,18 @@ static enum mts_status read_raw(struct walker *w, GMimeStream *s,
     ssize_t n;
 
     if (b->cap - b->len < READ_CHUNK) {
-      size_t ncap = b->cap == 0 ? READ_CHUNK : b->cap * 2;
-      uint8_t *p;
-
       if (b->len > MTS_RPT_MIME_MESSAGE_MAX) {
         return MTS_ETOOBIG;
       }
-      if (ncap < b->len + READ_CHUNK) {
-        ncap = b->len + READ_CHUNK;
-      }
-      p = mts_realloc(w->ctx, b->p, ncap);
-      if (p == NULL) {
+      if (!mts_strbuf_reserve(b, READ_CHUNK)) {
         return MTS_ENOMEM;
       }
-      b->p = p;
-      b->cap = ncap;
     }
     /* a bounded GMimeStreamFs returns -1 at its end: ask eos first */
     if (g_mime_stream_eos(s)) {
       break;
     }
-    n = g_mime_stream_read(s, (char *)(b->p + b->len), READ_CHUNK);
+    n = g_mime_stream_read(s, b->p + b->len, READ_CHUNK);
     if (n < 0) {
       if (g_mime_stream_eos(s)) {
         break;
@@ -496,28 +483,28 @@ static enum mts_status read_raw(struct walker *w, GMimeStream *s,
     if (n == 0) {
       break;
     }
-    b->len += (size_t)n;
+    mts_strbuf_added(b, (size_t)n);
   }
   return b->len > MTS_RPT_MIME_MESSAGE_MAX ? MTS_ETOOBIG : MTS_OK;
 }
 
 /* Decode quoted-printable or uuencode with GMime into a new buffer. */
 static enum mts_status gmime_decode(struct walker *w, GMimeContentEncoding enc,
-                                    struct dbuf *b) {
+                                    struct mts_strbuf *b) {
   GMimeEncoding st;
+  struct mts_strbuf out;
   size_t outlen;
-  uint8_t *out;
 
   g_mime_encoding_init_decode(&st, enc);
   outlen = g_mime_encoding_outlen(&st, b->len);
-  out = mts_malloc(w->ctx, outlen + 1);
-  if (out == NULL) {
-    return MTS_ENOMEM;
+  mts_strbuf_init(&out, w->ctx, outlen, MTS_STRBUF_NOMAX);
+  if (!mts_strbuf_reserve(&out, outlen)) {
+    return mts_strbuf_status(&out);
   }
-  b->len = g_mime_encoding_flush(&st, (const char *)b->p, b->len, (char *)out);
-  mts_free(w->ctx, b->p);
-  b->p = out;
-  b->cap = outlen + 1;
+  mts_strbuf_added(&out,
+                   g_mime_encoding_flush(&st, b->p, b->len, out.p + out.len));
+  mts_strbuf_cleanup(b);
+  *b = out;
   return MTS_OK;
 }
 
@@ -571,7 +558,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
   struct mts_rpt_mime_part part;
   struct mts_rpt_unpack_hints hints;
   struct mts_rpt_unpack_error uerr;
-  struct dbuf b = {NULL, 0, 0};
+  struct mts_strbuf b;
   GMimeContentEncoding enc;
   const char *es;
   char *ctbuf;
@@ -579,6 +566,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
   enum mts_status st = MTS_OK;
 
   memset(&part, 0, sizeof(part));
+  mts_strbuf_init(&b, w->ctx, READ_CHUNK, MTS_STRBUF_NOMAX);
   part.index = w->leaf_index++;
   part.depth = depth;
   ctbuf = mts_arena_printf(
@@ -607,7 +595,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
   es = g_mime_content_encoding_to_string(enc);
   part.encoding = es != NULL ? es : "7bit";
   if (dw != NULL && g_mime_data_wrapper_get_stream(dw) != NULL) {
-    st = read_raw(w, g_mime_data_wrapper_get_stream(dw), &b);
+    st = read_raw(g_mime_data_wrapper_get_stream(dw), &b);
   }
   if (st == MTS_ETOOBIG) {
     if (by_type) {
@@ -650,7 +638,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
     }
   }
   if (!by_type) {
-    if (!mts_rpt_unpack_looks_json(b.p, b.len)) {
+    if (!mts_rpt_unpack_looks_json((const uint8_t *)b.p, b.len)) {
       goto out; /* a text part that is not a report */
     }
     w->res.nparts++;
@@ -658,7 +646,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
   hints.filename = part.filename;
   hints.media_type = part.content_type;
   w->cur_part = &part;
-  st = mts_rpt_unpack_mem(w->ctx, b.len > 0 ? b.p : (const uint8_t *)"",
+  st = mts_rpt_unpack_mem(w->ctx, (const uint8_t *)(b.len > 0 ? b.p : ""),
                           b.len, &hints, w->limits, on_doc, w, NULL, &uerr);
   w->cur_part = NULL;
   if (w->stop != MTS_OK) {
@@ -670,7 +658,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
     st = w->stop;
   }
 out:
-  mts_free(w->ctx, b.p);
+  mts_strbuf_cleanup(&b);
   return st != MTS_OK ? st : w->stop;
 }
 

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "core/ctx_int.h"
+#include "core/strbuf_int.h"
 #include "rpt/rpt_report_int.h"
 
 #define COUNT_MAX UINT64_C(9007199254740992) /* 2^53, I-JSON */
@@ -246,49 +247,20 @@ fail:
 
 /* ---- output ---- */
 
-struct buf {
-  struct mts_ctx *ctx;
-  char *p;
-  size_t n, cap;
-  bool oom;
-};
+/* The compact JSON of a day's report: a few KiB first, then doubled. */
+#define JSON_FIRST 4096
 
 static int dump_cb(const char *s, size_t size, void *arg) {
-  struct buf *b = arg;
-  char *np;
-  size_t cap;
+  struct mts_strbuf *b = arg;
 
-  if (size > SIZE_MAX - b->n - 1) {
-    b->oom = true;
-    return -1;
-  }
-  if (b->n + size + 1 > b->cap) {
-    cap = b->cap < 4096 ? 4096 : b->cap;
-    while (cap < b->n + size + 1) {
-      if (cap > SIZE_MAX / 2) {
-        cap = b->n + size + 1;
-        break;
-      }
-      cap *= 2;
-    }
-    np = mts_realloc(b->ctx, b->p, cap);
-    if (np == NULL) {
-      b->oom = true;
-      return -1;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, size);
-  b->n += size;
-  b->p[b->n] = '\0';
-  return 0;
+  mts_strbuf_put(b, s, size);
+  return mts_strbuf_status(b) == MTS_OK ? 0 : -1;
 }
 
 enum mts_status mts_rpt_report_write_json(struct mts_ctx *ctx,
                                           const struct mts_rpt_report_data *rep,
                                           char **json, size_t *len) {
-  struct buf b = {ctx, NULL, 0, 0, false};
+  struct mts_strbuf b;
   json_t *root;
   int rc;
 
@@ -308,16 +280,15 @@ enum mts_status mts_rpt_report_write_json(struct mts_ctx *ctx,
   if (root == NULL) {
     return MTS_ENOMEM;
   }
+  mts_strbuf_init(&b, ctx, JSON_FIRST, MTS_STRBUF_NOMAX);
   rc =
       json_dump_callback(root, dump_cb, &b, JSON_PRESERVE_ORDER | JSON_COMPACT);
   json_decref(root);
   if (rc != 0 || b.p == NULL) {
-    mts_free(ctx, b.p);
+    mts_strbuf_cleanup(&b);
     return MTS_ENOMEM; /* the callback's or jansson's allocation failed */
   }
-  *json = b.p;
-  *len = b.n;
-  return MTS_OK;
+  return mts_strbuf_take(&b, json, len);
 }
 
 static voidpf z_alloc(voidpf opaque, uInt items, uInt size) {

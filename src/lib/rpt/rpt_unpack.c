@@ -23,6 +23,7 @@
 #include "core/ascii_int.h"
 #include "core/ctx_int.h"
 #include "core/findings_int.h"
+#include "core/strbuf_int.h"
 
 /* Output space offered to one inflate() / archive_read_data() call. */
 #define UNPACK_STEP (256u * 1024u)
@@ -31,12 +32,6 @@
 #define ZIP_BLOCK 4096u
 /* First output buffer size. */
 #define UNPACK_INITIAL (64u * 1024u)
-
-struct buf {
-  uint8_t *p;
-  size_t len;
-  size_t cap;
-};
 
 struct job {
   struct mts_ctx *ctx;
@@ -153,28 +148,6 @@ static bool name_ends(const char *name, const char *suffix) {
 
 /* ---- output buffer ---- */
 
-/* Make room for at least one more byte without exceeding limit + 1
- * bytes of capacity. \return false on allocation failure. */
-static bool buf_grow(struct mts_ctx *ctx, struct buf *b, size_t limit) {
-  size_t want, hard = limit + 1;
-  uint8_t *p;
-
-  if (b->len < b->cap) {
-    return true;
-  }
-  want = b->cap == 0 ? UNPACK_INITIAL : b->cap * 2;
-  if (want < b->cap || want > hard) {
-    want = hard;
-  }
-  p = mts_realloc(ctx, b->p, want);
-  if (p == NULL) {
-    return false;
-  }
-  b->p = p;
-  b->cap = want;
-  return true;
-}
-
 /* Documents may use what is left of the total budget, at most max_doc. */
 static size_t doc_limit(const struct job *j) {
   size_t left = j->max_total - (size_t)j->res.total;
@@ -192,6 +165,25 @@ static enum mts_status too_big(struct job *j, size_t limit) {
             j->max_total);
   }
   return MTS_ETOOBIG;
+}
+
+/* An output buffer for at most \p limit bytes: its capacity never
+ * exceeds limit + 1, the one byte more that tells "too big". */
+static void out_init(struct job *j, struct mts_strbuf *b, size_t limit) {
+  mts_strbuf_init(b, j->ctx, UNPACK_INITIAL,
+                  limit < MTS_STRBUF_NOMAX ? limit + 1 : MTS_STRBUF_NOMAX);
+}
+
+/* Room for at least one more byte, unless the limit is passed. */
+static enum mts_status out_grow(struct job *j, struct mts_strbuf *b,
+                                size_t limit) {
+  if (b->len > limit) {
+    return too_big(j, limit);
+  }
+  if (!mts_strbuf_reserve(b, 1)) {
+    return oom(j);
+  }
+  return MTS_OK;
 }
 
 /* ---- handing out ---- */
@@ -253,8 +245,8 @@ static bool all_nul(const uint8_t *p, size_t n) {
  * bytes. \p what names the input in messages ("gzip data", a member).
  */
 static enum mts_status gunzip(struct job *j, const uint8_t *in, size_t inlen,
-                              size_t limit, struct buf *out, unsigned *flags,
-                              const char *what) {
+                              size_t limit, struct mts_strbuf *out,
+                              unsigned *flags, const char *what) {
   z_stream z;
   size_t pos = 0;
   enum mts_status st = MTS_OK;
@@ -275,12 +267,8 @@ static enum mts_status gunzip(struct job *j, const uint8_t *in, size_t inlen,
   for (;;) {
     size_t in_avail = inlen - pos, out_avail, used_in, made;
 
-    if (out->len > limit) {
-      st = too_big(j, limit);
-      break;
-    }
-    if (!buf_grow(j->ctx, out, limit)) {
-      st = oom(j);
+    st = out_grow(j, out, limit);
+    if (st != MTS_OK) {
       break;
     }
     out_avail = out->cap - out->len;
@@ -292,13 +280,13 @@ static enum mts_status gunzip(struct job *j, const uint8_t *in, size_t inlen,
     }
     z.next_in = (Bytef *)(uintptr_t)(in + pos);
     z.avail_in = (uInt)in_avail;
-    z.next_out = out->p + out->len;
+    z.next_out = (Bytef *)out->p + out->len;
     z.avail_out = (uInt)out_avail;
     rc = inflate(&z, Z_NO_FLUSH);
     used_in = in_avail - z.avail_in;
     made = out_avail - z.avail_out;
     pos += used_in;
-    out->len += made;
+    mts_strbuf_added(out, made);
     if (rc == Z_MEM_ERROR) {
       st = oom(j);
       break;
@@ -356,22 +344,24 @@ static enum mts_status gunzip(struct job *j, const uint8_t *in, size_t inlen,
 
 static enum mts_status do_gzip(struct job *j, const uint8_t *data,
                                size_t len) {
-  struct buf out = {NULL, 0, 0};
+  struct mts_strbuf out;
+  size_t limit = doc_limit(j);
   unsigned flags = 0;
   enum mts_status st;
 
-  st = gunzip(j, data, len, doc_limit(j), &out, &flags, "gzip data");
+  out_init(j, &out, limit);
+  st = gunzip(j, data, len, limit, &out, &flags, "gzip data");
   if (st == MTS_OK) {
-    if (!mts_rpt_unpack_looks_json(out.p, out.len)) {
+    if (!mts_rpt_unpack_looks_json((const uint8_t *)out.p, out.len)) {
       set_err(j, MTS_EPARSE, "unpack-not-json",
               "the gzip data does not hold a JSON object");
       st = MTS_EPARSE;
     } else {
-      st = deliver(j, out.p, out.len,
+      st = deliver(j, (const uint8_t *)out.p, out.len,
                    j->hints != NULL ? j->hints->filename : NULL, true, flags);
     }
   }
-  mts_free(j->ctx, out.p);
+  mts_strbuf_cleanup(&out);
   return st;
 }
 
@@ -457,19 +447,17 @@ static la_int64_t zsrc_skip(struct archive *a, void *arg, la_int64_t req) {
  * since the member began, plus one block of slack) and over the whole
  * archive (all member output : archive size). */
 static enum mts_status zip_read_member(struct job *j, struct archive *a,
-                                       size_t limit, struct buf *raw,
+                                       size_t limit, struct mts_strbuf *raw,
                                        struct zsrc *src, const char *name) {
   uint64_t fed0 = src->fed;
 
   for (;;) {
     size_t room;
     la_ssize_t n;
+    enum mts_status st = out_grow(j, raw, limit);
 
-    if (raw->len > limit) {
-      return too_big(j, limit);
-    }
-    if (!buf_grow(j->ctx, raw, limit)) {
-      return oom(j);
+    if (st != MTS_OK) {
+      return st;
     }
     room = raw->cap - raw->len;
     if (room > UNPACK_STEP) {
@@ -482,7 +470,7 @@ static enum mts_status zip_read_member(struct job *j, struct archive *a,
     if (n == 0) {
       return MTS_OK;
     }
-    raw->len += (size_t)n;
+    mts_strbuf_added(raw, (size_t)n);
     src->zip_out += (uint64_t)n;
     if (raw->len > MTS_RPT_UNPACK_RATIO_FLOOR &&
         (uint64_t)raw->len / (src->fed - fed0 + ZIP_BLOCK) >
@@ -506,7 +494,9 @@ static enum mts_status zip_read_member(struct job *j, struct archive *a,
 static enum mts_status zip_member(struct job *j, struct archive *a,
                                   struct archive_entry *e, struct zsrc *src) {
   const char *name = archive_entry_pathname(e);
-  struct buf raw = {NULL, 0, 0}, out = {NULL, 0, 0};
+  struct mts_strbuf raw, out;
+  const uint8_t *rp, *op;
+  size_t limit;
   unsigned flags = 0;
   enum mts_status st;
   char what[96];
@@ -529,16 +519,22 @@ static enum mts_status zip_member(struct job *j, struct archive *a,
     mts_findings_escape((const uint8_t *)name, strlen(name), esc, sizeof(esc));
     (void)snprintf(what, sizeof(what), "zip member %s", esc);
   }
-  st = zip_read_member(j, a, doc_limit(j), &raw, src, what);
+  /* the same limit for both: only deliver() changes it */
+  limit = doc_limit(j);
+  out_init(j, &raw, limit);
+  out_init(j, &out, limit);
+  st = zip_read_member(j, a, limit, &raw, src, what);
   if (st != MTS_OK) {
     goto done;
   }
-  if (is_gzip(raw.p, raw.len) || name_ends(name, ".gz")) {
-    st = gunzip(j, raw.p, raw.len, doc_limit(j), &out, &flags, what);
+  rp = (const uint8_t *)raw.p;
+  if (is_gzip(rp, raw.len) || name_ends(name, ".gz")) {
+    st = gunzip(j, rp, raw.len, limit, &out, &flags, what);
     if (st != MTS_OK) {
       goto done;
     }
-    if (!mts_rpt_unpack_looks_json(out.p, out.len)) {
+    op = (const uint8_t *)out.p;
+    if (!mts_rpt_unpack_looks_json(op, out.len)) {
       if (name_ends(name, ".json.gz")) {
         set_err(j, MTS_EPARSE, "unpack-not-json",
                 "%s does not hold a JSON object", what);
@@ -548,9 +544,9 @@ static enum mts_status zip_member(struct job *j, struct archive *a,
       }
       goto done;
     }
-    st = deliver(j, out.p, out.len, name, true, flags);
-  } else if (mts_rpt_unpack_looks_json(raw.p, raw.len)) {
-    st = deliver(j, raw.p, raw.len, name, false, 0);
+    st = deliver(j, op, out.len, name, true, flags);
+  } else if (mts_rpt_unpack_looks_json(rp, raw.len)) {
+    st = deliver(j, rp, raw.len, name, false, 0);
   } else if (name_ends(name, ".json")) {
     set_err(j, MTS_EPARSE, "unpack-not-json",
             "%s does not hold a JSON object", what);
@@ -559,8 +555,8 @@ static enum mts_status zip_member(struct job *j, struct archive *a,
     j->res.skipped++; /* a README, a nested zip by content, ... */
   }
 done:
-  mts_free(j->ctx, raw.p);
-  mts_free(j->ctx, out.p);
+  mts_strbuf_cleanup(&raw);
+  mts_strbuf_cleanup(&out);
   return st;
 }
 
