@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <mtasts/rpt_agg.h>
+#include <mtasts/rpt_store.h>
 
 /* 2026-11-27T00:00:00Z */
 #define DAY0 INT64_C(1795737600)
@@ -829,6 +830,23 @@ static void test_refuses_foreign_and_world_writable(void **state) {
   assert_int_equal(chmod(f->path, 0600), 0);
   assert_int_equal(mts_rpt_agg_open(f->ctx, f->path, "bad host", &g),
                    MTS_EINVAL);
+  /* The report store's file (received reports) is not an aggregate,
+   * nor the other way round: each has its own application_id. */
+  rm_db(f->path);
+  {
+    struct mts_rpt_store *rs = NULL;
+
+    assert_int_equal(mts_rpt_store_open(f->ctx, f->path, &rs), MTS_OK);
+    mts_rpt_store_close(rs);
+    assert_int_equal(mts_rpt_agg_open(f->ctx, f->path, "mta1", &g), MTS_EIO);
+    assert_null(g);
+    rm_db(f->path);
+    g = open_store(f, "mta1");
+    mts_rpt_agg_close(g);
+    rs = NULL;
+    assert_int_equal(mts_rpt_store_open(f->ctx, f->path, &rs), MTS_EIO);
+    assert_null(rs);
+  }
 }
 
 int main(void) {

@@ -26,9 +26,13 @@
 #include "core/arena_int.h"
 #include "core/ctx_int.h"
 #include "core/sqlite_int.h"
+#include "core/strbuf_int.h"
 
 #define AG_SCHEMA_VERSION 1
-#define AG_APPLICATION_ID 0x4d545352 /* "MTSR" */
+/* "MTSA". Until 2026-11-28 this was "MTSR", the report store's id, so
+ * each accepted the other's file and failed at the first query; no
+ * release had it, so no file of the old id is migrated. */
+#define AG_APPLICATION_ID 0x4d545341
 #define AG_BUSY_TIMEOUT_MS 10000
 
 struct mts_rpt_agg {
@@ -85,74 +89,37 @@ enum mts_status mts_rpt_agg_day_parse(const char *s, int64_t *day) {
   return mts_utc_parse(s, MTS_UTC_DATE_ONLY, day);
 }
 
-/* ---- a growable byte buffer on the context ---- */
+/* ---- the failure-detail and policy keys (on core/strbuf) ---- */
 
-struct buf {
-  struct mts_ctx *ctx;
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-static void b_put(struct buf *b, const char *s, size_t n) {
-  if (b->oom) {
-    return;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap == 0 ? 128 : b->cap;
-    char *np;
-
-    while (cap < b->len + n + 1) {
-      cap *= 2;
-    }
-    np = mts_realloc(b->ctx, b->p, cap);
-    if (np == NULL) {
-      b->oom = true;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void b_str(struct buf *b, const char *s) { b_put(b, s, strlen(s)); }
-
-static void b_fmt_len(struct buf *b, char tag, size_t n) {
-  char tmp[32];
-  int k = snprintf(tmp, sizeof(tmp), "%c%zu:", tag, n);
-
-  b_put(b, tmp, (size_t)k);
+static void b_fmt_len(struct mts_strbuf *b, char tag, size_t n) {
+  mts_strbuf_printf(b, "%c%zu:", tag, n);
 }
 
 /* One optional string: "N" or "S<len>:<bytes>". */
-static void b_opt(struct buf *b, const char *s) {
+static void b_opt(struct mts_strbuf *b, const char *s) {
   if (s == NULL) {
-    b_put(b, "N", 1);
+    mts_strbuf_put(b, "N", 1);
     return;
   }
   b_fmt_len(b, 'S', strlen(s));
-  b_str(b, s);
+  mts_strbuf_str(b, s);
 }
 
 /* One list: "N" or "L<count>:" then "<len>:<bytes>" per element. */
-static void b_list(struct buf *b, const char *const *v, size_t n, bool known) {
+static void b_list(struct mts_strbuf *b, const char *const *v, size_t n,
+                   bool known) {
   size_t i;
 
   if (!known) {
-    b_put(b, "N", 1);
+    mts_strbuf_put(b, "N", 1);
     return;
   }
   b_fmt_len(b, 'L', n);
   for (i = 0; i < n; i++) {
     const char *s = v[i] != NULL ? v[i] : "";
-    char tmp[32];
-    int k = snprintf(tmp, sizeof(tmp), "%zu:", strlen(s));
 
-    b_put(b, tmp, (size_t)k);
-    b_str(b, s);
+    mts_strbuf_printf(b, "%zu:", strlen(s));
+    mts_strbuf_str(b, s);
   }
 }
 
@@ -346,13 +313,14 @@ static bool domain_ok(const char *d) {
 
 static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
                                       const struct mts_rpt_failure *f) {
-  struct buf b = {g->ctx, NULL, 0, 0, false};
+  struct mts_strbuf b;
   const char *rt = f->result_type != NULL && f->result_type[0] != '\0'
                        ? f->result_type
                        : "validation-failure";
   sqlite3_stmt *q = NULL;
   enum mts_status st;
 
+  mts_strbuf_init(&b, g->ctx, 128, MTS_STRBUF_NOMAX);
   b_opt(&b, rt);
   b_opt(&b, f->sending_mta_ip);
   b_opt(&b, f->receiving_mx_hostname);
@@ -360,8 +328,8 @@ static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
   b_opt(&b, f->receiving_ip);
   b_opt(&b, f->additional_information);
   b_opt(&b, f->failure_reason_code);
-  if (b.oom) {
-    mts_free(g->ctx, b.p);
+  if (mts_strbuf_status(&b) != MTS_OK) {
+    mts_strbuf_cleanup(&b);
     return MTS_ENOMEM;
   }
   st = mts_sqlite_prepare(
@@ -383,14 +351,14 @@ static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
     st = mts_sqlite_step_done(&g->sql, q, "add failure");
   }
   (void)sqlite3_finalize(q);
-  mts_free(g->ctx, b.p);
+  mts_strbuf_cleanup(&b);
   return st;
 }
 
 enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
                                 const struct mts_rpt_event *ev,
                                 bool *counted) {
-  struct buf key;
+  struct mts_strbuf key;
   sqlite3_stmt *q = NULL;
   enum mts_status st;
   int64_t day, pid = 0;
@@ -409,20 +377,17 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
     return MTS_EINVAL;
   }
   day = mts_rpt_agg_day(ev->time);
-  key.ctx = g->ctx;
-  key.p = NULL;
-  key.len = key.cap = 0;
-  key.oom = false;
+  mts_strbuf_init(&key, g->ctx, 128, MTS_STRBUF_NOMAX);
   b_list(&key, ev->policy_strings, ev->npolicy_strings,
          ev->policy_strings != NULL);
   b_list(&key, ev->mx_hosts, ev->nmx_hosts, true);
-  if (key.oom) {
-    mts_free(g->ctx, key.p);
+  if (mts_strbuf_status(&key) != MTS_OK) {
+    mts_strbuf_cleanup(&key);
     return MTS_ENOMEM;
   }
   st = mts_sqlite_begin(&g->sql);
   if (st != MTS_OK) {
-    mts_free(g->ctx, key.p);
+    mts_strbuf_cleanup(&key);
     return st;
   }
   if (ev->session_id != NULL && ev->session_id[0] != '\0') {
@@ -437,7 +402,7 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
       rc = sqlite3_step(q);
       if (rc == SQLITE_ROW) {
         (void)sqlite3_finalize(q);
-        mts_free(g->ctx, key.p);
+        mts_strbuf_cleanup(&key);
         return mts_sqlite_end(&g->sql, MTS_OK); /* counted by another input */
       }
       if (rc != SQLITE_DONE) {
@@ -496,7 +461,7 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
   for (i = 0; st == MTS_OK && i < ev->nfailures; i++) {
     st = ag_add_failure(g, pid, &ev->failures[i]);
   }
-  mts_free(g->ctx, key.p);
+  mts_strbuf_cleanup(&key);
   st = mts_sqlite_end(&g->sql, st);
   if (st == MTS_OK && counted != NULL) {
     *counted = true;
