@@ -10,6 +10,7 @@
 #   summary              print "N passed, M failed"; false if any failed
 #   require_root_and_tools TOOL...
 #                        exit 77 (skip) unless root and every TOOL exists
+#   tscale N             N times MTS_TEST_TIME_SCALE, for time budgets
 
 MTSW_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MTSW_STATE=
@@ -79,6 +80,21 @@ check() {
 # now_ms: milliseconds since the epoch.
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
+}
+
+# tscale N: N times MTS_TEST_TIME_SCALE (a whole number 1..100; unset or
+# anything else: 1), for every timeout a test gives a program and every
+# bounded wait for one. Under valgrind the programs run 10-50 times slower
+# than the budgets were measured for; scripts/valgrind-suite sets it. The
+# C unit tests read the same variable (mts_test_ms in tests/unit/testutil.h).
+tscale() {
+	local k=${MTS_TEST_TIME_SCALE:-1}
+	case $k in
+	[0-9] | [0-9][0-9] | [0-9][0-9][0-9]) k=$((10#$k)) ;;
+	*) k=1 ;;
+	esac
+	[ "$k" -ge 1 ] && [ "$k" -le 100 ] || k=1
+	echo $(($1 * k))
 }
 
 summary() {

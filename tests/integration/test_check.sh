@@ -29,7 +29,9 @@ require_root_and_tools jq timeout
 world_up
 T=$MTSW_DIR/t
 mkdir -p "$T"
-HARD_TIMEOUT=${MTSW_HARD_TIMEOUT:-30}
+HARD_TIMEOUT=${MTSW_HARD_TIMEOUT:-$(tscale 30)}
+# The CLI's deadline for each probe, stretched for slow builds (valgrind).
+TIMEOUT=$(tscale 3)
 
 mt() {
 	timeout -k 2 "$HARD_TIMEOUT" ip netns exec "$MTSW_NS" "$MTASTS" "$@" \
@@ -40,7 +42,7 @@ mt() {
 # space-separated, sorted list of error and warning codes.
 expect() {
 	local name=$1 domain=$2 want_rc=$3 want_v=$4 want_codes=$5 golden=${6:-} rc=0 got
-	mt check "$domain" --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+	mt check "$domain" --json --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 	if [ "$rc" -ne "$want_rc" ]; then
 		fail "$name" "exit $rc, want $want_rc; stderr: $(head -c 200 "$T/err")"
 		return
@@ -105,7 +107,7 @@ expect servfail servfail.test 2 broken "check-mx-unreachable check-sts-txt-looku
 
 # Several domains at once: one document, the worst exit, input order kept.
 rc=0
-mt check good.test badpolicy.test nxdomain.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check good.test badpolicy.test nxdomain.test --json --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 2 ] && jq -e '[.domains[].domain] == ["good.test", "badpolicy.test", "nxdomain.test"]
 	and [.domains[].verdict] == ["enforcing", "broken", "not-deployed"] and .exit == 2' "$T/out" >/dev/null; then
 	pass "three domains concurrently"
@@ -114,7 +116,7 @@ else
 fi
 # Text output: grouped by area, one header line per domain.
 rc=0
-mt check good.test --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>&1 || rc=$?
+mt check good.test --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>&1 || rc=$?
 if [ "$rc" -eq 1 ] && head -1 "$T/out" | grep -q '^good.test: enforcing' &&
 	grep -q '^  policy host$' "$T/out" && grep -q '^  _smtp._tls TXT record$' "$T/out"; then
 	pass "text output"
@@ -125,7 +127,7 @@ fi
 # with the same id and another hash is a policy changed under the same id.
 rc=0
 rm -f "$T/state.json"
-mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 1 ] && jq -e '.domains["good.test"] | (.id | length > 0)
 	and (.sha256 | test("^[0-9a-f]{64}$")) and (.first_seen | endswith("Z"))
 	and .last_seen == .first_seen' "$T/state.json" >/dev/null 2>&1 &&
@@ -135,7 +137,7 @@ else
 	fail "--state records a domain" "exit $rc: $(head -c 300 "$T/state.json" 2>&1) $(head -c 200 "$T/err")"
 fi
 rc=0
-mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 1 ] && ! jq -e '.domains[0].findings[] | select(.code == "check-policy-changed-same-id")' "$T/out" >/dev/null; then
 	pass "--state: same id, same body"
 else
@@ -145,7 +147,7 @@ jq '.domains["good.test"].sha256 = ("0" * 64) | .domains["good.test"].first_seen
 	"$T/state.json" >"$T/state2.json"
 mv "$T/state2.json" "$T/state.json"
 rc=0
-mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check good.test --json --state "$T/state.json" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 2 ] && jq -e '.domains[0].verdict == "broken" and ([.domains[0].findings[]
 	| select(.code == "check-policy-changed-same-id" and .severity == "error" and .area == "policy"
 	and (.fix | type == "string"))] | length == 1)' "$T/out" >/dev/null &&
@@ -157,7 +159,7 @@ else
 fi
 printf '{"schema": 1}' >"$T/bad-state.json"
 rc=0
-mt check good.test --state "$T/bad-state.json" --ca-file "$MTSW_CA" --timeout 3 >/dev/null 2>"$T/err" || rc=$?
+mt check good.test --state "$T/bad-state.json" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >/dev/null 2>"$T/err" || rc=$?
 if [ "$rc" -eq 3 ] && grep -q 'not a state file' "$T/err"; then
 	pass "--state: not a state file"
 else
@@ -168,7 +170,7 @@ fi
 # order; no progress bar when stderr is not a terminal; the worst exit.
 printf '# a comment\ngood.test\n\n  badpolicy.test  # trailing comment\nnxdomain.test\n' >"$T/list"
 rc=0
-mt check -f "$T/list" --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check -f "$T/list" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/out")" -eq 3 ] && [ ! -s "$T/err" ] &&
 	jq -s -e '[.[] | .schema == "mtasts-check/1" and (.domains | length == 1)] == [true, true, true]
 	and [.[].domains[0].domain] == ["good.test", "badpolicy.test", "nxdomain.test"]
@@ -185,9 +187,9 @@ if [ "$rc" -eq 66 ]; then pass "-f of a missing file"; else fail "-f of a missin
 # Colour: never on a pipe unless asked; NO_COLOR is for auto only.
 esc=$(printf '\033')
 rc=0
-mt check good.test --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>&1 || rc=$?
+mt check good.test --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>&1 || rc=$?
 rc=0
-mt check good.test --color=always --ca-file "$MTSW_CA" --timeout 3 >"$T/col" 2>&1 || rc=$?
+mt check good.test --color=always --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/col" 2>&1 || rc=$?
 if ! grep -q "$esc" "$T/out" && grep -q "^${esc}\[1mgood.test${esc}\[0m: ${esc}\[1;32menforcing" "$T/col" &&
 	grep -q "${esc}\[33mwarning${esc}\[0m check-tlsrpt-missing" "$T/col" &&
 	[ "$(sed "s/${esc}\[[0-9;]*m//g" "$T/col")" = "$(cat "$T/out")" ]; then
@@ -202,7 +204,7 @@ if [ "$rc" -eq 64 ]; then pass "--color: bad value"; else fail "--color: bad val
 # CNAME delegation of _mta-sts (two hops, the last into another zone):
 # the first hop is reported; good.test has none.
 rc=0
-mt check cname.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check cname.test --json --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if [ "$rc" -eq 1 ] && jq -e '.domains[0].verdict == "enforcing" and ([.domains[0].findings[]
 	| select(.code == "check-txt-cname" and .severity == "info" and .area == "sts-record"
 	and (.message | contains("delegated to _mta-sts.alias.cname.test")))] | length == 1)
@@ -213,7 +215,7 @@ else
 	fail "CNAME delegation of _mta-sts" "exit $rc: $(jq -c '[.domains[0].findings[] | [.code, .message]]' "$T/out" 2>&1 | head -c 400)"
 fi
 rc=0
-mt check good.test --json --ca-file "$MTSW_CA" --timeout 3 >"$T/out" 2>"$T/err" || rc=$?
+mt check good.test --json --ca-file "$MTSW_CA" --timeout "$TIMEOUT" >"$T/out" 2>"$T/err" || rc=$?
 if ! jq -e '.domains[0].findings[] | select(.code == "check-txt-cname")' "$T/out" >/dev/null; then
 	pass "no CNAME, no check-txt-cname"
 else

@@ -37,9 +37,9 @@ SOCK=$T/state/control.sock
 DB=$T/state/cache.db
 
 {
-	printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: 5\n' "$PORT"
+	printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: %s\n' "$PORT" "$(tscale 5)"
 	printf 'resolver: "%s"\nca_file: "%s"\n' "$MTSW_RESOLVER" "$MTSW_CA"
-	printf 'default_zone:\n  timeout: 2\n'
+	printf 'default_zone:\n  timeout: %s\n' "$(tscale 2)"
 	printf 'metrics_listen: 127.0.0.1:%s\n' "$MPORT"
 	printf 'control_socket: "%s"\n' "$SOCK"
 	printf 'cache:\n  type: sqlite\n  options:\n    filename: "%s"\n' "$DB"
@@ -54,26 +54,26 @@ start() {
 	: >"$DLOG"
 	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$DLOG" "$@" &
 	DPID=$!
-	for i in $(seq 1 100); do
+	for i in $(seq 1 "$(tscale 100)"); do
 		grep -q 'mtastsd ready' "$DLOG" 2>/dev/null && return 0
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	fail "$name: start" "not ready in 10 s; log: $(tail -c 600 "$DLOG")"
+	fail "$name: start" "not ready in $(tscale 10) s; log: $(tail -c 600 "$DLOG")"
 	return 1
 }
 
 stop() {
 	local rc=0 i
 	kill -TERM "$DPID" 2>/dev/null || true
-	for i in $(seq 1 150); do
+	for i in $(seq 1 "$(tscale 150)"); do
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$DPID" 2>/dev/null; then
 		kill -KILL "$DPID" 2>/dev/null || true
 		wait "$DPID" 2>/dev/null || true
-		fail "stop $DPID" "still running 15 s after SIGTERM"
+		fail "stop $DPID" "still running $(tscale 15) s after SIGTERM"
 		return
 	fi
 	wait "$DPID" || rc=$?
@@ -85,14 +85,15 @@ cleanup_daemon() {
 }
 trap 'rc=$?; cleanup_daemon; world_down; exit $rc' EXIT
 
-# q DOMAIN: one socketmap lookup (zone postfix); prints the reply.
+# q DOMAIN: one socketmap lookup (zone postfix; smclient's read timeout, 20 s
+# by default, scaled); prints the reply.
 q() {
-	timeout -k 2 30 ip netns exec "$MTSW_NS" python3 "$SMC" "127.0.0.1:$PORT" pipe postfix "$1" 2>&1 || true
+	timeout -k 2 "$(tscale 30)" ip netns exec "$MTSW_NS" python3 "$SMC" "127.0.0.1:$PORT" -t "$(tscale 20)" pipe postfix "$1" 2>&1 || true
 }
 
 # metrics: the exposition text (inside the namespace).
 metrics() {
-	timeout -k 2 15 ip netns exec "$MTSW_NS" curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics"
+	timeout -k 2 "$(tscale 15)" ip netns exec "$MTSW_NS" curl -s --max-time "$(tscale 5)" "http://127.0.0.1:$MPORT/metrics"
 }
 # metric NAME{LABELS}: the value of one series (empty when absent).
 metric() {
@@ -102,18 +103,18 @@ metric() {
 # cache ARGS...: mtasts cache ARGS --socket SOCK (the daemon's socket is
 # reachable from outside the namespace: it is a file).
 cache() {
-	timeout -k 2 30 "$MTASTS" cache "$@" --socket "$SOCK"
+	timeout -k 2 "$(tscale 30)" "$MTASTS" cache "$@" --socket "$SOCK"
 }
 
 start ctl -c "$T/c.yml"
 
 # ---- metrics endpoint ----
-hdr=$(timeout -k 2 15 ip netns exec "$MTSW_NS" curl -s -D - -o /dev/null --max-time 5 "http://127.0.0.1:$MPORT/metrics" | tr -d '\r')
+hdr=$(timeout -k 2 "$(tscale 15)" ip netns exec "$MTSW_NS" curl -s -D - -o /dev/null --max-time "$(tscale 5)" "http://127.0.0.1:$MPORT/metrics" | tr -d '\r')
 case $hdr in
 "HTTP/1.0 200 OK"*"Content-Type: text/plain; version=0.0.4"*) pass "metrics: 200, exposition content type" ;;
 *) fail "metrics: status" "headers '$hdr'" ;;
 esac
-code=$(timeout -k 2 15 ip netns exec "$MTSW_NS" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$MPORT/other")
+code=$(timeout -k 2 "$(tscale 15)" ip netns exec "$MTSW_NS" curl -s -o /dev/null -w '%{http_code}' --max-time "$(tscale 5)" "http://127.0.0.1:$MPORT/other")
 [ "$code" = 404 ] && pass "metrics: 404 elsewhere" || fail "metrics: 404" "got $code"
 m=$(metrics)
 missing=
@@ -128,10 +129,11 @@ done
 [ -z "$missing" ] && pass "metrics: every series present" || fail "metrics: series" "missing:$missing"
 [ "$(metric 'mtastsd_fetches_total{result="policy"}')" = 0 ] && pass "metrics: no fetch yet" ||
 	fail "metrics: no fetch yet" "$(metric 'mtastsd_fetches_total{result="policy"}')"
-# A slow client that never finishes its request does not block others.
+# A slow client that never finishes its request does not block others (it
+# stalls for longer than the metrics query below may take).
 ip netns exec "$MTSW_NS" python3 -c "
 import socket, time
-s = socket.create_connection(('127.0.0.1', $MPORT)); s.sendall(b'GET /met'); time.sleep(3)" &
+s = socket.create_connection(('127.0.0.1', $MPORT)); s.sendall(b'GET /met'); time.sleep($(tscale 3))" &
 slow=$!
 sleep 0.2
 [ "$(metric mtastsd_records)" = 0 ] && pass "metrics: answered beside a stalled client" ||
@@ -196,7 +198,7 @@ cache show nowhere.test >/dev/null 2>&1 && rc=0 || rc=$?
 "$MTASTS" cache purge >/dev/null 2>&1 && rc=0 || rc=$?
 [ "$rc" -eq 64 ] && pass "cache purge without a domain: exit 64" || fail "cache purge usage" "exit $rc"
 # A raw protocol error is a JSON error, not a hang.
-got=$(printf 'frobnicate x\n' | timeout 10 python3 -c "
+got=$(printf 'frobnicate x\n' | timeout "$(tscale 10)" python3 -c "
 import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect('$SOCK'); s.sendall(sys.stdin.buffer.read())
 print(s.makefile().read().strip())" | jq -r '.ok' 2>/dev/null || echo "")
@@ -213,7 +215,7 @@ check_metric "metrics: purge caused a new fetch" 'mtastsd_fetches_total{result="
 # refresh: a re-fetch in the background, even with an unchanged id.
 out=$(cache refresh good.test) && rc=0 || rc=$?
 [ "$rc" -eq 0 ] && [ "$out" = "refresh of good.test started" ] && pass "cache refresh" || fail "cache refresh" "exit $rc; '$out'"
-for i in $(seq 1 50); do
+for i in $(seq 1 "$(tscale 50)"); do
 	[ "$(metric 'mtastsd_fetches_total{result="policy"}')" = 3 ] && break
 	sleep 0.1
 done
@@ -224,15 +226,15 @@ stop
 
 # ---- offline: the SQLite store without the daemon ----
 [ ! -e "$SOCK" ] && pass "control socket removed at exit" || fail "control socket at exit" "still there"
-out=$(timeout 30 "$MTASTS" cache list --sqlite "$DB" --json) && rc=0 || rc=$?
+out=$(timeout "$(tscale 30)" "$MTASTS" cache list --sqlite "$DB" --json) && rc=0 || rc=$?
 got=$(printf '%s' "$out" | jq -r '[.source, (.records[] | select(.domain == "good.test") | .mode, .id)] | join(" ")' 2>/dev/null || echo "")
 [ "$rc" -eq 0 ] && [ "$got" = "sqlite enforce good1" ] && pass "cache list --sqlite" || fail "cache list --sqlite" "exit $rc; '$got'; $out"
-out=$(timeout 30 "$MTASTS" cache show good.test --sqlite "$DB") && rc=0 || rc=$?
+out=$(timeout "$(tscale 30)" "$MTASTS" cache show good.test --sqlite "$DB") && rc=0 || rc=$?
 case $out in
 *"mode:"*"enforce"*"mx:"*"mail.good.test"*) [ "$rc" -eq 0 ] && pass "cache show --sqlite" || fail "cache show --sqlite" "exit $rc" ;;
 *) fail "cache show --sqlite" "exit $rc; '$out'" ;;
 esac
-timeout 30 "$MTASTS" cache list --sqlite "$T/missing.db" >/dev/null 2>&1 && rc=0 || rc=$?
+timeout "$(tscale 30)" "$MTASTS" cache list --sqlite "$T/missing.db" >/dev/null 2>&1 && rc=0 || rc=$?
 [ "$rc" -eq 66 ] && [ ! -e "$T/missing.db" ] && pass "cache list --sqlite missing file: 66, not created" ||
 	fail "cache list --sqlite missing" "exit $rc"
 

@@ -53,18 +53,18 @@ sec() {
 # config FILE RESOLVER [EXTRA-YAML]
 config() {
 	{
-		printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: 5\n' "$PORT"
+		printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: %s\n' "$PORT" "$(tscale 5)"
 		printf 'resolver: "%s"\nca_file: "%s"\n' "$2" "$MTSW_CA"
-		printf 'default_zone:\n  timeout: 2\n'
-		printf 'zones:\n  rpt:\n    timeout: 2\n    tlsrpt: true\n'
+		printf 'default_zone:\n  timeout: %s\n' "$(tscale 2)"
+		printf 'zones:\n  rpt:\n    timeout: %s\n    tlsrpt: true\n' "$(tscale 2)"
 		printf '%s' "${3:-}"
 	} >"$1"
 }
 
 DPID=
 DLOG=
-# start NAME ARGS...: start mtastsd in the world, wait (bounded, 10 s) until
-# it logs that it is ready. Sets DPID and DLOG.
+# start NAME ARGS...: start mtastsd in the world, wait (bounded, 10 s, scaled)
+# until it logs that it is ready. Sets DPID and DLOG.
 start() {
 	local name=$1 _
 	shift
@@ -72,27 +72,27 @@ start() {
 	: >"$DLOG"
 	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$DLOG" "$@" &
 	DPID=$!
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 "$(tscale 100)"); do
 		grep -q 'mtastsd ready' "$DLOG" 2>/dev/null && return 0
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
-	fail "$name: start" "not ready in 10 s; log: $(tail -c 600 "$DLOG")"
+	fail "$name: start" "not ready in $(tscale 10) s; log: $(tail -c 600 "$DLOG")"
 	return 1
 }
 
-# stop: SIGTERM the daemon by PID, wait at most 15 s, then KILL.
+# stop: SIGTERM the daemon by PID, wait at most 15 s (scaled), then KILL.
 stop() {
 	local rc=0 _
 	[ -n "$DPID" ] || return 0
 	kill -TERM "$DPID" 2>/dev/null || true
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 "$(tscale 150)"); do
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$DPID" 2>/dev/null; then
 		kill -KILL "$DPID" 2>/dev/null || true
-		fail "stop $DPID" "still running 15 s after SIGTERM"
+		fail "stop $DPID" "still running $(tscale 15) s after SIGTERM"
 	fi
 	wait "$DPID" || rc=$?
 	[ "$rc" -eq 0 ] || fail "stop $DPID" "exit $rc"
@@ -107,7 +107,7 @@ trap 'rc=$?; stop >/dev/null 2>&1 || true; world_down; exit $rc' EXIT
 pm() {
 	local name=$1 key=$2 want_rc=$3 want=${4:-} map=${5:-socketmap:inet:127.0.0.1:$PORT:postfix}
 	local got rc=0
-	got=$(timeout -k 2 30 ip netns exec "$MTSW_NS" postmap -c "$T/pf" -q "$key" "$map" 2>"$T/pm.err") || rc=$?
+	got=$(timeout -k 2 "$(tscale 30)" ip netns exec "$MTSW_NS" postmap -c "$T/pf" -q "$key" "$map" 2>"$T/pm.err") || rc=$?
 	# shellcheck disable=SC2053 # WANT is a glob on purpose
 	if [ "$rc" -ne "$want_rc" ]; then
 		fail "$name" "postmap exit $rc, want $want_rc; out '$got'; err $(head -c 300 "$T/pm.err")"
@@ -118,12 +118,12 @@ pm() {
 	fi
 }
 
-# sm NAME WANT ARGS...: smclient ARGS inside the world; stdout must match
-# the glob WANT.
+# sm NAME WANT ADDR ARGS...: smclient ADDR ARGS inside the world (its read
+# timeout, 20 s by default, scaled); stdout must match the glob WANT.
 sm() {
-	local name=$1 want=$2 got
-	shift 2
-	got=$(timeout -k 2 60 ip netns exec "$MTSW_NS" python3 "$SMC" "$@" 2>&1) || true
+	local name=$1 want=$2 addr=$3 got
+	shift 3
+	got=$(timeout -k 2 "$(tscale 60)" ip netns exec "$MTSW_NS" python3 "$SMC" "$addr" -t "$(tscale 20)" "$@" 2>&1) || true
 	# shellcheck disable=SC2053 # WANT is a glob on purpose
 	if [[ $got == $want ]]; then
 		pass "$name"

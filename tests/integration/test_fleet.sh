@@ -47,15 +47,21 @@ GOOD='secure match=mail.good.test servername=hostname'
 #       a fresh connection per lookup, round robin over the addresses,
 #       for SECS seconds; print "N MAXMS BAD" and then every bad reply
 #       (anything but "OK ...", or slower than 1000 ms)
+# The socket timeouts (3 s) and the 1000 ms bound are multiplied by LK_SCALE
+# (tscale in lib.sh).
+export LK_SCALE
+LK_SCALE=$(tscale 1)
 cat >"$T/lk.py" <<'EOF'
-import socket, sys, time
+import os, socket, sys, time
+
+SCALE = int(os.environ.get("LK_SCALE", "1"))
 
 def lookup(addr, name, key):
     host, port = addr.rsplit(":", 1)
     t0 = time.monotonic()
     try:
-        s = socket.create_connection((host, int(port)), 3)
-        s.settimeout(3)
+        s = socket.create_connection((host, int(port)), 3 * SCALE)
+        s.settimeout(3 * SCALE)
         p = (name + " " + key).encode()
         s.sendall(b"%d:%s," % (len(p), p))
         buf = b""
@@ -88,7 +94,7 @@ else:
         ms, rep = lookup(addr, sys.argv[4], sys.argv[5])
         n += 1
         worst = max(worst, ms)
-        if not rep.startswith("OK ") or ms >= 1000:
+        if not rep.startswith("OK ") or ms >= 1000 * SCALE:
             bad.append("%s %d ms: %s" % (addr, ms, rep))
         time.sleep(0.01)
     print("%d %d %d" % (n, worst, len(bad)))
@@ -111,9 +117,9 @@ trap 'rc=$?; cleanup; world_down; exit $rc' EXIT
 # config FILE PORT CACHE-YAML
 config() {
 	{
-		printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: 3\n' "$2"
+		printf 'host: 127.0.0.1\nport: %s\nshutdown_timeout: %s\n' "$2" "$(tscale 3)"
 		printf 'resolver: "%s"\nca_file: "%s"\n' "$MTSW_RESOLVER" "$MTSW_CA"
-		printf 'default_zone:\n  timeout: 2\n'
+		printf 'default_zone:\n  timeout: %s\n' "$(tscale 2)"
 		printf 'metrics_listen: 127.0.0.1:%s\n' "$(($2 + 1))"
 		printf '%s\n' "$3"
 	} >"$1"
@@ -129,27 +135,27 @@ start() {
 	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$log" "$@" &
 	pid=$!
 	eval "$var=$pid"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 "$(tscale 100)"); do
 		grep -q 'mtastsd ready' "$log" 2>/dev/null && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	fail "$name: start" "not ready in 10 s; log: $(tail -c 600 "$log")"
+	fail "$name: start" "not ready in $(tscale 10) s; log: $(tail -c 600 "$log")"
 	return 1
 }
 
-# stop VAR: SIGTERM, at most 10 s, exit 0.
+# stop VAR: SIGTERM, at most 10 s (scaled), exit 0.
 stop() {
 	local var=$1 pid rc=0
 	pid=${!var}
 	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 "$(tscale 100)"); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null || true
-		fail "stop $var" "still running 10 s after SIGTERM"
+		fail "stop $var" "still running $(tscale 10) s after SIGTERM"
 	fi
 	wait "$pid" || rc=$?
 	[ "$rc" -eq 0 ] || fail "stop $var" "exit $rc, want 0"
@@ -172,9 +178,10 @@ redis_start() {
 rcli() {
 	timeout -k 1 5 redis-cli -s "$RSOCK" "$@"
 }
-# key_wait DOMAIN: wait (at most 5 s) until Redis holds DOMAIN's record.
+# key_wait DOMAIN: wait (at most 5 s, scaled) until Redis holds DOMAIN's
+# record.
 key_wait() {
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 "$(tscale 50)"); do
 		[ "$(rcli EXISTS "mtasts:policy:$1" 2>/dev/null)" = 1 ] && return 0
 		sleep 0.1
 	done
@@ -183,18 +190,19 @@ key_wait() {
 
 # one PORT KEY: "MS REPLY" of one lookup (zone postfix).
 one() {
-	timeout -k 2 30 ip netns exec "$MTSW_NS" python3 "$T/lk.py" one "127.0.0.1:$1" postfix "$2" 2>&1 || true
+	timeout -k 2 "$(tscale 30)" ip netns exec "$MTSW_NS" python3 "$T/lk.py" one "127.0.0.1:$1" postfix "$2" 2>&1 || true
 }
 # metric PORT SERIES: one series of the daemon on PORT (metrics on PORT+1).
 metric() {
-	timeout -k 2 15 ip netns exec "$MTSW_NS" curl -s --max-time 5 "http://127.0.0.1:$(($1 + 1))/metrics" |
+	timeout -k 2 "$(tscale 15)" ip netns exec "$MTSW_NS" curl -s --max-time "$(tscale 5)" "http://127.0.0.1:$(($1 + 1))/metrics" |
 		awk -v k="$2" '$1 == k { print $2 }'
 }
 FS=mtastsd_fetches_started_total
-# want_reply NAME "MS REPLY" WANT [MAX-MS]
+# want_reply NAME "MS REPLY" WANT [MAX-MS]: MAX-MS is scaled (tscale).
 want_reply() {
 	local name=$1 got=$2 want=$3 max=${4:-}
 	local ms=${got%% *} rep=${got#* }
+	[ -z "$max" ] || max=$(tscale "$max")
 	if [ "$rep" != "$want" ]; then
 		fail "$name" "got '$got', want '$want'"
 	elif [ -n "$max" ] && [ "$ms" -ge "$max" ]; then
@@ -216,7 +224,7 @@ config "$T/b.yml" "$PB" "$REDIS_YAML"
 start APID a -c "$T/a.yml" || { summary; exit 1; }
 start BPID b -c "$T/b.yml" || { summary; exit 1; }
 for n in a b; do
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 "$(tscale 50)"); do
 		[ "$(count_in "$T/$n.log" 'cache redis: connected')" -ge 1 ] && break
 		sleep 0.1
 	done
@@ -243,20 +251,20 @@ want_reply "B: good.test from Redis" "$(one "$PB" good.test)" "OK $GOOD" 1000
 # ---- redis-server killed during a lookup loop ----
 na=$(count_in "$T/a.log" 'cache redis: connected')
 nb=$(count_in "$T/b.log" 'cache redis: connected')
-ip netns exec "$MTSW_NS" python3 "$T/lk.py" loop 4 "127.0.0.1:$PA,127.0.0.1:$PB" postfix good.test >"$T/loop1" 2>&1 &
+ip netns exec "$MTSW_NS" python3 "$T/lk.py" loop "$(tscale 4)" "127.0.0.1:$PA,127.0.0.1:$PB" postfix good.test >"$T/loop1" 2>&1 &
 lpid=$!
-sleep 1
+sleep "$(tscale 1)"
 kill -KILL "$RPID"
 wait "$RPID" 2>/dev/null || true
 RPID=
-timeout 20 tail --pid="$lpid" -f /dev/null || kill "$lpid" 2>/dev/null || true
+timeout "$(tscale 20)" tail --pid="$lpid" -f /dev/null || kill "$lpid" 2>/dev/null || true
 wait "$lpid" 2>/dev/null || true
 read -r n worst bad <"$T/loop1" || true
-[ "${n:-0}" -ge 20 ] && [ "${bad:-1}" = 0 ] && [ "${worst:-9999}" -lt 1000 ] &&
+[ "${n:-0}" -ge 20 ] && [ "${bad:-1}" = 0 ] && [ "${worst:-999999}" -lt "$(tscale 1000)" ] &&
 	pass "redis killed: $n lookups on A and B, every one OK, slowest $worst ms" ||
 	fail "redis killed: lookup loop" "$(head -c 800 "$T/loop1")"
 for n in a b; do
-	for _ in $(seq 1 30); do
+	for _ in $(seq 1 "$(tscale 30)"); do
 		grep -q 'cache redis: .*serving from memory' "$T/$n.log" && break
 		sleep 0.1
 	done
@@ -277,7 +285,7 @@ se=$(metric "$PB" mtastsd_store_errors_total)
 t0=$(now_ms)
 redis_start || { summary; exit 1; }
 ok=0
-for _ in $(seq 1 200); do
+for _ in $(seq 1 "$(tscale 200)"); do
 	if [ "$(count_in "$T/a.log" 'cache redis: connected')" -gt "$na" ] &&
 		[ "$(count_in "$T/b.log" 'cache redis: connected')" -gt "$nb" ]; then
 		ok=1
@@ -287,7 +295,7 @@ for _ in $(seq 1 200); do
 done
 ms=$(($(now_ms) - t0))
 [ "$ok" = 1 ] && pass "redis back: A and B reconnected by themselves ($ms ms)" ||
-	fail "redis back: reconnect" "not within 20 s; A: $(tail -c 300 "$T/a.log"); B: $(tail -c 300 "$T/b.log")"
+	fail "redis back: reconnect" "not within $(tscale 20) s; A: $(tail -c 300 "$T/a.log"); B: $(tail -c 300 "$T/b.log")"
 fa=$(metric "$PA" "$FS")
 fb=$(metric "$PB" "$FS")
 want_reply "A: crlf.test (fetched)" "$(one "$PA" crlf.test)" 'OK secure match=mail.crlf.test servername=hostname'

@@ -30,9 +30,11 @@ mkdir -p "$T"
 
 # The CLI's own deadline is --timeout 3; a run that takes longer than this
 # (ms) means the deadline was not kept. "timeout" below is a last resort so
-# that a hung CLI cannot hang the test. Raise both for slow builds (valgrind).
-MAX_MS=${MTSW_MAX_MS:-6000}
-HARD_TIMEOUT=${MTSW_HARD_TIMEOUT:-20}
+# that a hung CLI cannot hang the test. All three scale with
+# MTS_TEST_TIME_SCALE (tscale in lib.sh), for slow builds (valgrind).
+TIMEOUT=$(tscale 3)
+MAX_MS=${MTSW_MAX_MS:-$(tscale 6000)}
+HARD_TIMEOUT=${MTSW_HARD_TIMEOUT:-$(tscale 20)}
 # Optional command words put before the CLI, e.g.
 # MTASTS_WRAPPER="valgrind -q --error-exitcode=99".
 read -r -a WRAPPER <<<"${MTASTS_WRAPPER:-}"
@@ -88,7 +90,7 @@ expect() {
 	[ "$domain" = "bücher.test" ] && alabel=xn--bcher-kva.test
 	t0=$(now_ms)
 	timeout -k 2 "$HARD_TIMEOUT" ip netns exec "$MTSW_NS" ${WRAPPER[@]+"${WRAPPER[@]}"} "$MTASTS" query "$domain" --json \
-		--resolver "$MTSW_RESOLVER" --ca-file "$MTSW_CA" --timeout 3 \
+		--resolver "$MTSW_RESOLVER" --ca-file "$MTSW_CA" --timeout "$TIMEOUT" \
 		>"$T/out" 2>"$T/err" || rc=$?
 	ms=$(($(now_ms) - t0))
 
@@ -111,7 +113,7 @@ expect() {
 		fi
 	done
 	if [ "$ms" -gt "$MAX_MS" ]; then
-		fail "$name" "took $ms ms with --timeout 3"
+		fail "$name" "took $ms ms with --timeout $TIMEOUT"
 		return
 	fi
 	pass "$name"

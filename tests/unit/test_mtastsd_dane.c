@@ -189,7 +189,7 @@ static void env_init(struct env *e, size_t cap, uint32_t recheck_s) {
   assert_int_equal(uv_loop_init(&e->loop), 0);
   mts_net_options_init(&o);
   o.resolver = resolver;
-  o.dns_timeout_ms = 400;
+  o.dns_timeout_ms = mts_test_ms(400);
   assert_int_equal(mts_net_create(e->ctx, &e->loop, &o, &e->net), MTS_OK);
   assert_int_equal(mtastsd_dane_create(&e->loop, e->net, cap, recheck_s,
                                        on_note, &e->note, &e->dane),
@@ -213,7 +213,8 @@ static void run_until(uv_loop_t *loop, const int *count, int want) {
 
   assert_int_equal(uv_timer_init(loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, 10000, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(10000), 0),
+                   0);
   uv_unref((uv_handle_t *)&guard);
   while (*count < want && !expired) {
     (void)uv_run(loop, UV_RUN_ONCE);

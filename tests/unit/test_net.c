@@ -143,8 +143,8 @@ static void env_options(struct env *e) {
   e->opt.resolver = resolver;
   e->opt.ca_file = tls.ca_file;
   e->opt.https_port = tls.port;
-  e->opt.dns_timeout_ms = 600;
-  e->opt.http_timeout_ms = 5000;
+  e->opt.dns_timeout_ms = mts_test_ms(600);
+  e->opt.http_timeout_ms = mts_test_ms(5000);
 }
 
 static void env_init(struct env *e) {
@@ -157,14 +157,15 @@ static void env_init(struct env *e) {
 
 static void guard_fired(uv_timer_t *t) { *(bool *)t->data = true; }
 
-/* Run the loop until *pending is 0 (15 s cap). */
+/* Run the loop until *pending is 0 (15 s cap, scaled). */
 static void run_until(uv_loop_t *loop, const int *pending) {
   uv_timer_t guard;
   bool expired = false;
 
   assert_int_equal(uv_timer_init(loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, 15000, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(15000), 0),
+                   0);
   uv_unref((uv_handle_t *)&guard);
   while (*pending > 0 && !expired) {
     (void)uv_run(loop, UV_RUN_ONCE);
@@ -320,9 +321,11 @@ static void test_txt_table(void **state) {
     check_txt(&txt_cases[i], &g);
     if (txt_cases[i].want == MTS_ETIMEOUT) {
       /* The deadline holds: 600 ms budget, some slack for the loop. */
-      if (g.at - t0 > 600 + 300) {
-        fail_msg("%s: timed out after %llu ms, want <= 900", txt_cases[i].id,
-                 (unsigned long long)(g.at - t0));
+      uint64_t max = mts_test_ms(600) + mts_test_ms(300);
+
+      if (g.at - t0 > max) {
+        fail_msg("%s: timed out after %llu ms, want <= %llu", txt_cases[i].id,
+                 (unsigned long long)(g.at - t0), (unsigned long long)max);
       }
     }
     env_done(&e);
@@ -703,7 +706,7 @@ static void test_http_table(void **state) {
     e.ctx = mts_test_ctx(&e.alloc, 0);
     assert_int_equal(uv_loop_init(&e.loop), 0);
     env_options(&e);
-    e.opt.http_timeout_ms = 1500; /* F14: the stalled server */
+    e.opt.http_timeout_ms = mts_test_ms(1500); /* F14: the stalled server */
     assert_int_equal(mts_net_create(e.ctx, &e.loop, &e.opt, &e.net), MTS_OK);
     memset(&g, 0, sizeof(g));
     g.pending = &pending;
@@ -811,7 +814,7 @@ static void test_http_concurrent(void **state) {
   e.ctx = mts_test_ctx(&e.alloc, 0);
   assert_int_equal(uv_loop_init(&e.loop), 0);
   env_options(&e);
-  e.opt.http_timeout_ms = 1500;
+  e.opt.http_timeout_ms = mts_test_ms(1500);
   assert_int_equal(mts_net_create(e.ctx, &e.loop, &e.opt, &e.net), MTS_OK);
   memset(g, 0, sizeof(g));
   memset(t, 0, sizeof(t));

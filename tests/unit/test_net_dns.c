@@ -91,7 +91,7 @@ static enum mts_status env_start(struct env *e, struct mts_ctx *ctx) {
   assert_int_equal(uv_loop_init(&e->loop), 0);
   mts_net_options_init(&o);
   o.resolver = resolver;
-  o.dns_timeout_ms = 600;
+  o.dns_timeout_ms = mts_test_ms(600);
   return mts_net_create(e->ctx, &e->loop, &o, &e->net);
 }
 
@@ -114,14 +114,15 @@ static void env_done(struct env *e) {
 
 static void guard_fired(uv_timer_t *t) { *(bool *)t->data = true; }
 
-/* Run the loop until *pending is 0 (15 s cap). */
+/* Run the loop until *pending is 0 (15 s cap, scaled). */
 static void run_until(uv_loop_t *loop, const int *pending) {
   uv_timer_t guard;
   bool expired = false;
 
   assert_int_equal(uv_timer_init(loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, 15000, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(15000), 0),
+                   0);
   uv_unref((uv_handle_t *)&guard);
   while (*pending > 0 && !expired) {
     (void)uv_run(loop, UV_RUN_ONCE);

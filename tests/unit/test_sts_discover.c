@@ -179,8 +179,8 @@ static enum mts_status env_net_st(struct env *e) {
   o.resolver = resolver;
   o.ca_file = tls.ca_file;
   o.https_port = tls.port;
-  o.dns_timeout_ms = 600;
-  o.http_timeout_ms = 1500;
+  o.dns_timeout_ms = mts_test_ms(600);
+  o.http_timeout_ms = mts_test_ms(1500);
   return mts_net_create(e->ctx, &e->loop, &o, &e->net);
 }
 
@@ -202,7 +202,8 @@ static void run_until(uv_loop_t *loop, const int *pending) {
 
   assert_int_equal(uv_timer_init(loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, 15000, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(15000), 0),
+                   0);
   uv_unref((uv_handle_t *)&guard);
   while (*pending > 0 && !expired) {
     (void)uv_run(loop, UV_RUN_ONCE);

@@ -236,8 +236,8 @@ static enum mts_status env_net_st(struct env *e) {
   o.resolver = resolver;
   o.ca_file = tls.ca_file;
   o.https_port = tls.port;
-  o.dns_timeout_ms = 600;
-  o.http_timeout_ms = 1500;
+  o.dns_timeout_ms = mts_test_ms(600);
+  o.http_timeout_ms = mts_test_ms(1500);
   return mts_net_create(e->ctx, &e->loop, &o, &e->net);
 }
 
@@ -294,15 +294,15 @@ static void guard_fired(uv_timer_t *t) {
 
 typedef bool (*pred_fn)(struct env *e, void *arg);
 
-/* Run the loop until \p pred holds; fail after \p ms. */
-static void run_until(struct env *e, pred_fn pred, void *arg, uint64_t ms,
+/* Run the loop until \p pred holds; fail after \p ms (scaled). */
+static void run_until(struct env *e, pred_fn pred, void *arg, uint32_t ms,
                       const char *what) {
   uv_timer_t guard;
   bool expired = false;
 
   assert_int_equal(uv_timer_init(&e->loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, ms, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(ms), 0), 0);
   while (!pred(e, arg) && !expired) {
     (void)uv_run(&e->loop, UV_RUN_ONCE);
   }
@@ -314,20 +314,21 @@ static void run_until(struct env *e, pred_fn pred, void *arg, uint64_t ms,
   }
 }
 
-/* Run the loop for \p ms of real time. */
+/* Run the loop for \p ms (scaled) of real time: long enough for the work
+ * the test waits for (a store load, a refresh scan) also under valgrind. */
 static bool never(struct env *e, void *arg) {
   (void)e;
   (void)arg;
   return false;
 }
 
-static void run_for(struct env *e, uint64_t ms) {
+static void run_for(struct env *e, uint32_t ms) {
   uv_timer_t guard;
   bool expired = false;
 
   assert_int_equal(uv_timer_init(&e->loop, &guard), 0);
   guard.data = &expired;
-  assert_int_equal(uv_timer_start(&guard, guard_fired, ms, 0), 0);
+  assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(ms), 0), 0);
   while (!expired) {
     (void)uv_run(&e->loop, UV_RUN_ONCE);
   }
@@ -417,16 +418,17 @@ static struct res lookup_sync(struct env *e, const char *domain) {
   return x;
 }
 
-/* A lookup that must wait (a miss); runs the loop until it is answered. */
+/* A lookup that must wait (a miss); runs the loop until it is answered.
+ * \p deadline_ms is scaled. */
 static struct res lookup_wait(struct env *e, const char *domain,
                               uint32_t deadline_ms) {
   struct res x;
   struct mts_sts_lookup *h = NULL;
 
   memset(&x, 0, sizeof(x));
-  assert_int_equal(
-      mts_sts_resolver_lookup(e->r, domain, deadline_ms, res_cb, &x, &h),
-      MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(
+                       e->r, domain, mts_test_ms(deadline_ms), res_cb, &x, &h),
+                   MTS_OK);
   if (x.calls != 0 || h == NULL) {
     fail_msg("%s: answered at once, want a miss (%s)", domain,
              kind_str(x.kind));
@@ -513,9 +515,10 @@ static void test_single_flight(void **state) {
   env_init(&e);
   memset(x, 0, sizeof(x));
   for (i = 0; i < N; i++) {
-    assert_int_equal(
-        mts_sts_resolver_lookup(e.r, "flight.test", 5000, res_cb, &x[i], NULL),
-        MTS_OK);
+    assert_int_equal(mts_sts_resolver_lookup(e.r, "flight.test",
+                                             mts_test_ms(5000), res_cb, &x[i],
+                                             NULL),
+                     MTS_OK);
     assert_int_equal(x[i].calls, 0);
   }
   run_until(&e, res_done, &x[N - 1], 10000, "50 lookups");
@@ -793,13 +796,14 @@ static void test_slow_deadline(void **state) {
   memset(&x, 0, sizeof(x));
   pthread_mutex_lock(&dns.mu);
   t = uv_now(&e.loop);
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "slow.test", 300, res_cb, &x, &hd), MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "slow.test", mts_test_ms(300),
+                                           res_cb, &x, &hd),
+                   MTS_OK);
   assert_non_null(hd);
   run_until(&e, res_done, &x, 5000, "deadline");
   pthread_mutex_unlock(&dns.mu);
   uv_update_time(&e.loop);
-  assert_true(uv_now(&e.loop) - t >= 290);
+  assert_true(uv_now(&e.loop) - t >= mts_test_ms(290));
   want(&x, "deadline", MTS_ANSWER_TEMP, "", NULL);
   assert_false(x.from_cache);
   assert_int_equal(stats(&e).answers[MTS_ANSWER_TEMP], 1);
@@ -1000,12 +1004,13 @@ static void test_cancel(void **state) {
   memset(&x1, 0, sizeof(x1));
   memset(&x2, 0, sizeof(x2));
   pthread_mutex_lock(&dns.mu);
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "cancel.test", 5000, res_cb, &x1, &h1),
-      MTS_OK);
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "cancel.test", 5000, res_cb, &x2, NULL),
-      MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "cancel.test",
+                                           mts_test_ms(5000), res_cb, &x1, &h1),
+                   MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "cancel.test",
+                                           mts_test_ms(5000), res_cb, &x2,
+                                           NULL),
+                   MTS_OK);
   assert_non_null(h1);
   mts_sts_lookup_cancel(h1);
   mts_sts_lookup_cancel(NULL);
@@ -1031,9 +1036,10 @@ static void test_destroy_pending(void **state) {
   memset(x, 0, sizeof(x));
   pthread_mutex_lock(&dns.mu);
   for (i = 0; i < 3; i++) {
-    assert_int_equal(
-        mts_sts_resolver_lookup(e.r, "destroy.test", 5000, res_cb, &x[i], NULL),
-        MTS_OK);
+    assert_int_equal(mts_sts_resolver_lookup(e.r, "destroy.test",
+                                             mts_test_ms(5000), res_cb, &x[i],
+                                             NULL),
+                     MTS_OK);
   }
   run_for(&e, 20);
   mts_sts_resolver_destroy(e.r);
@@ -1073,9 +1079,9 @@ static void test_destroy_in_callback(void **state) {
   d.calls = 0;
   x = lookup_wait(&e, "hit.test", 5000);
   wait_idle(&e);
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "hit.test", 5000, destroy_cb, &d, NULL),
-      MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "hit.test", mts_test_ms(5000),
+                                           destroy_cb, &d, NULL),
+                   MTS_OK);
   assert_int_equal(d.calls, 1);
   assert_null(e.r);
   env_done(&e);
@@ -1084,11 +1090,12 @@ static void test_destroy_in_callback(void **state) {
   d.e = &e;
   d.calls = 0;
   memset(&x, 0, sizeof(x));
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "hit.test", 5000, destroy_cb, &d, NULL),
-      MTS_OK);
-  assert_int_equal(
-      mts_sts_resolver_lookup(e.r, "hit.test", 5000, res_cb, &x, NULL), MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "hit.test", mts_test_ms(5000),
+                                           destroy_cb, &d, NULL),
+                   MTS_OK);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "hit.test", mts_test_ms(5000),
+                                           res_cb, &x, NULL),
+                   MTS_OK);
   while (d.calls == 0) {
     (void)uv_run(&e.loop, UV_RUN_ONCE);
   }
@@ -1346,7 +1353,8 @@ static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
     st = mts_sts_resolver_create(ctx, e.net, NULL, &e.r);
   }
   if (st == MTS_OK) {
-    st = mts_sts_resolver_lookup(e.r, "sweep.test", 5000, res_cb, &x, NULL);
+    st = mts_sts_resolver_lookup(e.r, "sweep.test", mts_test_ms(5000), res_cb,
+                                 &x, NULL);
   }
   if (st == MTS_OK) {
     run_until(&e, res_done, &x, 10000, "sweep lookup");
@@ -1358,7 +1366,8 @@ static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
   }
   if (st == MTS_OK) {
     memset(&x, 0, sizeof(x));
-    st = mts_sts_resolver_lookup(e.r, "sweep.test", 5000, res_cb, &x, NULL);
+    st = mts_sts_resolver_lookup(e.r, "sweep.test", mts_test_ms(5000), res_cb,
+                                 &x, NULL);
     if (st == MTS_OK && (x.calls != 1 || x.kind != MTS_ANSWER_POLICY)) {
       fail_msg("sweep: second lookup not a hit");
     }

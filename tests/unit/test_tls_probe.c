@@ -296,7 +296,7 @@ static enum mts_status env_init(struct env *e, long fail_at) {
   mts_net_options_init(&o);
   o.resolver = resolver;
   o.ca_file = tls.ca_file;
-  o.dns_timeout_ms = 1000;
+  o.dns_timeout_ms = mts_test_ms(1000);
   return mts_net_create(e->ctx, &e->loop, &o, &e->net);
 }
 
@@ -373,7 +373,8 @@ static void on_probe(void *arg, enum mts_status st,
   }
 }
 
-/* Probe host (SNI) at 127.0.0.1:port, or resolve it when addr is NULL. */
+/* Probe host (SNI) at 127.0.0.1:port, or resolve it when addr is NULL;
+ * \p timeout_ms is scaled (testutil.h). */
 static void probe(struct env *e, enum mts_tls_probe_mode mode, const char *host,
                   const char *addr, uint16_t port, uint32_t timeout_ms,
                   struct got *g) {
@@ -386,7 +387,7 @@ static void probe(struct env *e, enum mts_tls_probe_mode mode, const char *host,
   o.address = addr;
   o.port = port;
   o.ehlo_name = "probe.test";
-  o.timeout_ms = timeout_ms;
+  o.timeout_ms = mts_test_ms(timeout_ms);
   assert_int_equal(mts_tls_probe_start(e->net, &o, on_probe, g), MTS_OK);
   assert_int_equal(g->calls, 0); /* never from inside the call */
   (void)uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -669,7 +670,7 @@ static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
     po.host = "mx.good.test";
     po.address = "127.0.0.1";
     po.port = sweep_port;
-    po.timeout_ms = 3000;
+    po.timeout_ms = mts_test_ms(3000);
     st = mts_tls_probe_start(net, &po, on_probe, &g);
     if (st == MTS_OK) {
       (void)uv_run(&loop, UV_RUN_DEFAULT);

@@ -88,7 +88,7 @@ static void on_deadline(uv_timer_t *t) {
   uv_stop(&w->loop);
 }
 
-/* Run the loop until want datagrams arrived (at most 60 s). */
+/* Run the loop until want datagrams arrived (at most 60 s, scaled). */
 static void run_until(struct world *w, uint64_t want) {
   w->want = want;
   w->timed_out = false;
@@ -97,7 +97,8 @@ static void run_until(struct world *w, uint64_t want) {
   w->timer.data = w;
   w->deadline.data = w;
   assert_int_equal(uv_timer_start(&w->timer, on_tick, 5, 5), 0);
-  assert_int_equal(uv_timer_start(&w->deadline, on_deadline, 60000, 0), 0);
+  assert_int_equal(
+      uv_timer_start(&w->deadline, on_deadline, mts_test_ms(60000), 0), 0);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_close((uv_handle_t *)&w->timer, NULL);
   uv_close((uv_handle_t *)&w->deadline, NULL);
