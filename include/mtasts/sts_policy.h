@@ -111,6 +111,13 @@ MTS_API size_t mts_sts_policy_line_count(const struct mts_sts_policy *policy);
  *  of range. A line holding a NUL byte appears cut at it. */
 MTS_API const char *mts_sts_policy_line(const struct mts_sts_policy *policy,
                                         size_t i);
+/*! The body exactly as it was parsed (BOM, CRLF and all), for a cache
+ *  store or a comparison, without keeping a second copy: written to
+ *  \p out when \p cap is at least its length (\p out may be NULL to ask
+ *  the length). \return its length; 0 for NULL or for a body refused
+ *  before its lines were split (empty, or over MTS_POLICY_MAX_SIZE). */
+MTS_API size_t mts_sts_policy_text(const struct mts_sts_policy *policy,
+                                   uint8_t *out, size_t cap);
 /*! \return the findings, in the order found (NULL for NULL). */
 MTS_API const struct mts_findings *
 mts_sts_policy_findings(const struct mts_sts_policy *policy);

@@ -367,29 +367,18 @@ static char *dup_or_null(const char *s, bool *oom) {
   return d;
 }
 
-/* The policy again, from its lines (the resolver's is borrowed). */
+/* The policy again, from its exact text (the resolver's is borrowed). */
 static struct mts_sts_policy *policy_copy(struct mts_ctx *ctx,
                                           const struct mts_sts_policy *p) {
-  size_t i, n = mts_sts_policy_line_count(p), len = 0, off = 0;
+  size_t len = mts_sts_policy_text(p, NULL, 0);
   struct mts_sts_policy *out = NULL;
-  char *body;
+  uint8_t *body = malloc(len > 0 ? len : 1);
 
-  for (i = 0; i < n; i++) {
-    len += strlen(mts_sts_policy_line(p, i)) + 1;
-  }
-  body = malloc(len + 1);
   if (body == NULL) {
     return NULL;
   }
-  for (i = 0; i < n; i++) {
-    const char *l = mts_sts_policy_line(p, i);
-    size_t ll = strlen(l);
-
-    memcpy(body + off, l, ll);
-    off += ll;
-    body[off++] = '\n';
-  }
-  if (mts_sts_policy_parse(ctx, (const uint8_t *)body, off, &out) != MTS_OK) {
+  (void)mts_sts_policy_text(p, body, len);
+  if (mts_sts_policy_parse(ctx, body, len, &out) != MTS_OK) {
     out = NULL;
   }
   free(body);

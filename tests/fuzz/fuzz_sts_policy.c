@@ -9,6 +9,8 @@
  *  - findings have "policy-" codes and printable-ASCII messages;
  *  - the raw lines put back together with the terminators of the body
  *    give the body again (without its BOM);
+ *  - mts_sts_policy_text() gives the body back byte for byte (NULs,
+ *    BOM and mixed terminators included), 0 bytes for a refused one;
  *  - round trip: a usable policy written canonically parses as valid
  *    with the same mode, max_age and mx list.
  */
@@ -88,6 +90,27 @@ static void check_lines(const struct mts_sts_policy *p, const uint8_t *data,
   }
   CHECK(off == size);
   CHECK(mts_sts_policy_line(p, n) == NULL);
+}
+
+static void check_text(const struct mts_sts_policy *p, const uint8_t *data,
+                       size_t size) {
+  size_t n = mts_sts_policy_text(p, NULL, 0);
+  uint8_t *b;
+
+  if (size == 0 || size > MTS_POLICY_MAX_SIZE) {
+    CHECK(n == 0);
+    return;
+  }
+  CHECK(n == size);
+  CHECK(mts_sts_policy_text(p, NULL, n - 1 + 1) == n); /* NULL: length */
+  b = malloc(n);
+  CHECK(b != NULL);
+  memset(b, 0xa5, n);
+  CHECK(mts_sts_policy_text(p, b, n - 1) == n); /* too small: untouched */
+  CHECK(b[0] == 0xa5);
+  CHECK(mts_sts_policy_text(p, b, n) == n);
+  CHECK(memcmp(b, data, n) == 0);
+  free(b);
 }
 
 static void round_trip(struct mts_ctx *ctx, const struct mts_sts_policy *p) {
@@ -170,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   CHECK(mts_sts_policy_mx(p, mts_sts_policy_mx_count(p)) == NULL);
   check_lines(p, data, size);
+  check_text(p, data, size);
   if (mts_sts_policy_usable(p)) {
     enum mts_sts_mode mode = mts_sts_policy_mode(p);
 

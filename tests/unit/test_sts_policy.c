@@ -764,8 +764,8 @@ static void test_alloc_sweep(void **state) {
  * domain. With a BOM, a finding, or 30 mx lines it still parses. */
 static void test_alloc_count(void **state) {
   static const char *bodies[] = {
-      "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\n"
-      "mx: *.example.net\r\nmax_age: 604800\r\n",
+      ("version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\n"
+       "mx: *.example.net\r\nmax_age: 604800\r\n"),
       "version: STSv1\nmode: testing\nmx: a.b\nmax_age: 86400",
       "version: STSv1\nmode: none\nmax_age: 86400\n",
   };
@@ -815,8 +815,56 @@ static void test_alloc_count(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* mts_sts_policy_text() gives back exactly the bytes parsed: a cache
+ * store keeps them, and the resolver no longer keeps a second copy. */
+static void test_text(void **state) {
+  static const struct {
+    const char *body;
+    size_t len;
+  } v[] = {
+      {"version: STSv1\nmode: enforce\nmx: a.b\nmax_age: 86400\n", 0},
+      {"version: STSv1\r\nmode: enforce\r\nmx: a.b\r\nmax_age: 86400\r\n", 0},
+      {"version: STSv1\nmode: enforce\r\nmx: a.b\nmax_age: 86400", 0},
+      {"\xef\xbb\xbfversion: STSv1\nmode: none\nmax_age: 1\n\n\r\n", 0},
+      {"\n", 0},
+      {"\r\n", 0},
+      {"\r", 0},
+      {"x", 0},
+      {"a\0b\nc\0\r\n\0", 10}, /* NULs inside and at the end */
+      {"mx: a\r\r\n\n\nmx: b\r", 0},
+  };
+  struct mts_ctx *ctx = NULL;
+  struct mts_sts_policy *p = NULL;
+  uint8_t out[128];
+  size_t i;
+
+  (void)state;
+  assert_int_equal(mts_ctx_create(NULL, &ctx), MTS_OK);
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    size_t len = v[i].len != 0 ? v[i].len : strlen(v[i].body);
+
+    assert_int_equal(
+        mts_sts_policy_parse(ctx, (const uint8_t *)v[i].body, len, &p), MTS_OK);
+    assert_int_equal(mts_sts_policy_text(p, NULL, 0), len);
+    memset(out, 0, sizeof(out));
+    assert_int_equal(mts_sts_policy_text(p, out, sizeof(out)), len);
+    if (memcmp(out, v[i].body, len) != 0) {
+      fail_msg("text %zu differs", i);
+    }
+    mts_sts_policy_destroy(p);
+  }
+  /* Refused before the split: no text. */
+  assert_int_equal(mts_sts_policy_parse(ctx, (const uint8_t *)"", 0, &p),
+                   MTS_OK);
+  assert_int_equal(mts_sts_policy_text(p, out, sizeof(out)), 0);
+  mts_sts_policy_destroy(p);
+  assert_int_equal(mts_sts_policy_text(NULL, out, sizeof(out)), 0);
+  mts_ctx_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_text),
       cmocka_unit_test(test_alloc_count),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_mx_lengths),

@@ -94,6 +94,13 @@ struct mts_sts_policy {
   size_t mx_cap; /* from the pre-scan */
   const char **lines;
   size_t line_n;
+  /* The body's copy that the lines live in, with each line's first
+   * terminator byte overwritten by NUL; mts_sts_policy_text() puts the
+   * terminators back: from where the next line starts, and for the last
+   * line from last_term. NULL for a body refused before the split. */
+  const uint8_t *text;
+  size_t text_len;
+  uint8_t last_term; /* the last line's terminator: 0, 1 (LF), 2 (CRLF) */
 };
 
 /* Parser state that does not outlive mts_sts_policy_parse(). */
@@ -566,6 +573,8 @@ static enum mts_status parse_body(struct pstate *ps, const uint8_t *body,
   if (copy == NULL) {
     return MTS_ENOMEM;
   }
+  p->text = copy;
+  p->text_len = len;
   if (nlines > 0) {
     p->lines = mts_arena_alloc(p->arena, nlines * sizeof(*p->lines));
     if (p->lines == NULL) {
@@ -586,8 +595,10 @@ static enum mts_status parse_body(struct pstate *ps, const uint8_t *body,
     uint8_t *c = copy + pos;
 
     lineno++;
+    p->last_term = lf != NULL ? 1 : 0;
     if (lf != NULL && n > 0 && c[n - 1] == '\r') {
       n--; /* CRLF */
+      p->last_term = 2;
     }
     c[n] = '\0'; /* the copy becomes the line store */
     p->lines[p->line_n++] = (const char *)c;
@@ -712,6 +723,35 @@ void mts_sts_policy_destroy(struct mts_sts_policy *policy) {
   arena = policy->arena; /* policy itself lives in the arena */
   mts_findings_cleanup(&policy->findings);
   mts_arena_destroy(arena);
+}
+
+size_t mts_sts_policy_text(const struct mts_sts_policy *policy, uint8_t *out,
+                           size_t cap) {
+  size_t i, next;
+
+  if (policy == NULL || policy->text == NULL) {
+    return 0;
+  }
+  if (out == NULL || cap < policy->text_len) {
+    return policy->text_len;
+  }
+  memcpy(out, policy->text, policy->text_len);
+  /* Line i ended where line i + 1 starts: an LF there was overwritten
+   * (copy[next - 1] is NUL), or the CR of a CRLF (the LF is intact). */
+  for (i = 0; i + 1 < policy->line_n; i++) {
+    next = (size_t)((const uint8_t *)policy->lines[i + 1] - policy->text);
+    if (policy->text[next - 1] == '\n') {
+      out[next - 2] = '\r';
+    } else {
+      out[next - 1] = '\n';
+    }
+  }
+  if (policy->last_term == 1) {
+    out[policy->text_len - 1] = '\n';
+  } else if (policy->last_term == 2) {
+    out[policy->text_len - 2] = '\r';
+  }
+  return policy->text_len;
 }
 
 bool mts_sts_policy_valid(const struct mts_sts_policy *policy) {

@@ -80,9 +80,10 @@ struct rs_record {
   uint64_t hash;
 
   struct mts_sts_entry entry; /* the state machine's view */
-  uint8_t *body;              /* raw body of the cached policy */
-  size_t body_len;
-  struct mts_sts_policy *policy; /* mts_sts_policy_parse(body) */
+  /* The cached policy, parsed; its body, for the store, comes back from
+   * it exactly (mts_sts_policy_text()): a second copy cost ~90 bytes a
+   * domain. */
+  struct mts_sts_policy *policy;
 
   bool txt_checked;
   int64_t txt_checked_at; /* last TXT id check (ctx clock) */
@@ -357,9 +358,6 @@ static void rec_drop_reason(struct mts_sts_resolver *r, struct rs_record *rec) {
 /* Forget the cached policy and every negative/check state. */
 static void rec_clear(struct mts_sts_resolver *r, struct rs_record *rec) {
   mts_sts_entry_init(&rec->entry);
-  mts_free(r->ctx, rec->body);
-  rec->body = NULL;
-  rec->body_len = 0;
   mts_sts_policy_destroy(rec->policy);
   rec->policy = NULL;
   rec->txt_checked = false;
@@ -659,6 +657,8 @@ static void store_sync(struct mts_sts_resolver *r,
                        const struct rs_record *rec) {
   struct mts_cache_record c;
   enum mts_status st;
+  uint8_t *body = NULL;
+  size_t blen = 0;
 
   if (r->store == NULL) {
     return;
@@ -669,10 +669,24 @@ static void store_sync(struct mts_sts_resolver *r,
     memset(&c, 0, sizeof(c));
     c.domain = rec->domain;
     c.entry = rec->entry;
-    c.body = rec->entry.has_policy ? rec->body : NULL;
-    c.body_len = rec->entry.has_policy ? rec->body_len : 0;
     c.updated_at = mts_ctx_now(r->ctx);
-    st = mts_cache_put(r->store, &c, store_done, r->link);
+    st = MTS_OK;
+    if (rec->entry.has_policy && rec->policy != NULL) {
+      /* The body back from the parse, for the store to copy. */
+      blen = mts_sts_policy_text(rec->policy, NULL, 0);
+      body = mts_malloc(r->ctx, blen > 0 ? blen : 1);
+      if (body == NULL) {
+        st = MTS_ENOMEM;
+      } else {
+        (void)mts_sts_policy_text(rec->policy, body, blen);
+        c.body = body;
+        c.body_len = blen;
+      }
+    }
+    if (st == MTS_OK) {
+      st = mts_cache_put(r->store, &c, store_done, r->link);
+    }
+    mts_free(r->ctx, body);
   }
   if (st == MTS_OK) {
     r->link->pending++;
@@ -694,7 +708,6 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
                                  const struct mts_cache_record *c) {
   int64_t now = mts_ctx_now(r->ctx);
   struct mts_sts_policy *p = NULL;
-  uint8_t *b = NULL;
 
   if (c->entry.failed_id[0] != '\0' &&
       (rec->entry.failed_id[0] == '\0' ||
@@ -708,15 +721,8 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
       (rec->entry.has_policy && c->entry.fetched_at <= rec->entry.fetched_at)) {
     return MTS_OK;
   }
-  b = mts_malloc(r->ctx, c->body_len > 0 ? c->body_len : 1);
-  if (b == NULL) {
-    return MTS_ENOMEM;
-  }
-  if (c->body_len > 0) {
-    memcpy(b, c->body, c->body_len);
-  }
-  if (mts_sts_policy_parse(r->ctx, b, c->body_len, &p) != MTS_OK) {
-    mts_free(r->ctx, b);
+  /* The parse keeps its own copy of the body. */
+  if (mts_sts_policy_parse(r->ctx, c->body, c->body_len, &p) != MTS_OK) {
     return MTS_ENOMEM;
   }
   if (!mts_sts_policy_usable(p) || mts_sts_policy_mode(p) != c->entry.mode) {
@@ -724,13 +730,9 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
             "store %s: stored policy of %s ignored: not usable",
             mts_cache_name(r->store), rec->domain);
     mts_sts_policy_destroy(p);
-    mts_free(r->ctx, b);
     return MTS_OK;
   }
-  mts_free(r->ctx, rec->body);
   mts_sts_policy_destroy(rec->policy);
-  rec->body = b;
-  rec->body_len = c->body_len;
   rec->policy = p;
   rec->entry.has_policy = true;
   memcpy(rec->entry.id, c->entry.id, sizeof(rec->entry.id));
@@ -1050,6 +1052,28 @@ static void flight_txt(struct mts_sts_resolver *r, struct rs_flight *f,
 }
 
 /* After the fetch stage: record the policy or the failure. */
+/* Whether the cached policy's body is \p body, byte for byte (for the
+ * log: "refreshed" or "changed"). Out of memory says "changed". */
+static bool rec_same_body(struct mts_sts_resolver *r,
+                          const struct rs_record *rec, const uint8_t *body,
+                          size_t blen) {
+  size_t n = mts_sts_policy_text(rec->policy, NULL, 0);
+  uint8_t *b;
+  bool same;
+
+  if (rec->policy == NULL || n != blen) {
+    return false;
+  }
+  b = mts_malloc(r->ctx, n > 0 ? n : 1);
+  if (b == NULL) {
+    return false;
+  }
+  (void)mts_sts_policy_text(rec->policy, b, n);
+  same = n == 0 || memcmp(b, body, n) == 0;
+  mts_free(r->ctx, b);
+  return same;
+}
+
 static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
                          struct mts_sts_discovery *d) {
   struct rs_record *rec = f->rec;
@@ -1058,7 +1082,6 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   enum mts_status dst = mts_sts_discovery_status(d);
   const struct mts_sts_policy *p = mts_sts_discovery_policy(d);
   struct mts_sts_policy *np = NULL;
-  uint8_t *nb = NULL;
   const uint8_t *body;
   size_t blen = 0;
   bool had;
@@ -1102,26 +1125,17 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   mode = mts_sts_policy_mode(p);
   max_age = mts_sts_policy_max_age(p);
   had = rec->entry.has_policy;
-  same = had && strcmp(rec->entry.id, f->id) == 0 && rec->body != NULL &&
-         rec->body_len == blen && memcmp(rec->body, body, blen) == 0;
+  same = had && strcmp(rec->entry.id, f->id) == 0 &&
+         rec_same_body(r, rec, body, blen);
   if (max_age > 0) {
-    /* Keep our own copy: the body for the store, its parse for answers. */
-    nb = mts_malloc(r->ctx, blen > 0 ? blen : 1);
-    if (nb == NULL) {
-      goto oom;
-    }
-    if (blen > 0) {
-      memcpy(nb, body, blen);
-    }
-    if (mts_sts_policy_parse(r->ctx, nb, blen, &np) != MTS_OK) {
+    /* Our own parse (with its own copy of the body): the discovery's
+     * goes with the discovery. */
+    if (mts_sts_policy_parse(r->ctx, body, blen, &np) != MTS_OK) {
       goto oom;
     }
   }
   if (mts_sts_state_fetched(&rec->entry, f->id, mode, max_age, now)) {
-    mts_free(r->ctx, rec->body);
     mts_sts_policy_destroy(rec->policy);
-    rec->body = nb;
-    rec->body_len = blen;
     rec->policy = np;
     rec->neg_until = 0;
     rec->last_verdict = MTS_STS_V_POLICY;
@@ -1134,11 +1148,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   /* AMBIG-POL-5: max_age 0 is applied to the waiting lookups only; the
    * state machine has reset the entry (the new policy supersedes any
    * cached one). */
-  mts_free(r->ctx, nb);
   mts_sts_policy_destroy(np);
-  mts_free(r->ctx, rec->body);
-  rec->body = NULL;
-  rec->body_len = 0;
   mts_sts_policy_destroy(rec->policy);
   rec->policy = NULL;
   rec->neg_until = 0;
@@ -1160,7 +1170,6 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   }
   return;
 oom:
-  mts_free(r->ctx, nb);
   mts_sts_policy_destroy(np);
   flight_end(r, f, NULL, "out of memory");
 }
