@@ -76,6 +76,12 @@ int cmd_cache(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* `mtasts check`'s input parsers (cmd_check.c; non-static for the fuzz
+ * target): the -f FILE domain list, cut in place in \p buf (len + 1
+ * bytes), and the --state FILE document. */
+bool cmd_check_file_domains(char *buf, size_t len, const char ***out,
+                            size_t *n);
+json_t *cmd_check_state_load(const char *path);
 int cmd_report(int argc, char **argv);
 /* `mtasts report` subcommands (cmd_report.c dispatches). */
 int cmd_report_ingest(int argc, char **argv);  /* cmd_report_ingest.c */

@@ -1261,7 +1261,7 @@ static void area_state(struct dom *dm) {
 
 /* Load --state FILE: a missing file is an empty state. \return the
  * "domains" object (new reference) or NULL after a message. */
-static json_t *state_load(const char *path) {
+json_t *cmd_check_state_load(const char *path) {
   json_error_t err;
   json_t *root, *d;
 
@@ -1659,7 +1659,8 @@ static bool take_opts(int *argc, char **argv, struct xopts *x) {
 /* The domains of -f FILE: one a line, '#' starts a comment, blanks
  * ignored. Lines are cut in place in \p buf; pointers go to *out
  * (malloc'd). \return false on OOM. */
-static bool file_domains(char *buf, size_t len, const char ***out, size_t *n) {
+bool cmd_check_file_domains(char *buf, size_t len, const char ***out,
+                            size_t *n) {
   size_t i, cap = 0, start = 0;
   const char **v = NULL;
 
@@ -1795,7 +1796,8 @@ int cmd_check(int argc, char **argv) {
     {
       uint8_t *nb = realloc(fbuf, flen + 1);
 
-      if (nb == NULL || !file_domains((char *)nb, flen, &fnames, &fnn)) {
+      if (nb == NULL ||
+          !cmd_check_file_domains((char *)nb, flen, &fnames, &fnn)) {
         free(nb != NULL ? nb : fbuf);
         fbuf = NULL;
         rc = CHECK_EX_FAILED;
@@ -1829,7 +1831,8 @@ int cmd_check(int argc, char **argv) {
     }
   }
   rc = CHECK_EX_FAILED;
-  if (x.state != NULL && (ctl.state = state_load(x.state)) == NULL) {
+  if (x.state != NULL &&
+      (ctl.state = cmd_check_state_load(x.state)) == NULL) {
     goto done;
   }
   ctl.ctx = cli_ctx();
