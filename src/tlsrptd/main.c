@@ -57,6 +57,7 @@
  * day is not sent before its end + SHARED_SETTLE_S, so every host has
  * pushed after the day ended (it pushes at its first tick of the day). */
 #define PUSH_EVERY_S 3600
+#define PUSH_RETRY_S 300
 #define PUSH_DAYS 2
 #define SHARED_SETTLE_S 900
 
@@ -109,7 +110,8 @@ struct app {
   bool shared;
   struct tlsrptd_redis_url rurl;
   struct tlsrptd_shared_opts sh;
-  int64_t last_push; /* 0: never */
+  int64_t last_push;       /* last successful push; 0: never */
+  int64_t push_not_before; /* after a failed push: no new one before */
   bool push_queued;
 };
 
@@ -286,10 +288,15 @@ static void after_push(struct app *a, struct job *j) {
   a->push_queued = false;
   if (j->st == MTS_OK) {
     a->last_push = j->at;
+    a->push_not_before = 0;
     app_log(a, MTS_LOG_DEBUG, "shared: pushed %zu report(s) of host %s",
             j->nitems, a->host);
   } else {
-    a->last_push = j->at - PUSH_EVERY_S + 300; /* again in 5 minutes */
+    /* Again in 5 minutes. (This once set last_push back 55 minutes,
+     * which in the first 55 minutes of a UTC day fell on the day before:
+     * "the day changed", so the push was retried at once, forever, and
+     * --once never ended while the shared store was down.) */
+    a->push_not_before = j->at + PUSH_RETRY_S;
     app_log(a, MTS_LOG_WARNING,
             "shared: cannot push this host's reports: %s; no report is sent "
             "for a shared day until the shared store answers",
@@ -697,7 +704,7 @@ static int build_push_items(struct app *a, struct tlsrptd_shared_item **items,
 static void maybe_push(struct app *a, int64_t now) {
   struct job *j;
 
-  if (!a->shared || a->push_queued ||
+  if (!a->shared || a->push_queued || now < a->push_not_before ||
       (a->last_push != 0 && now - a->last_push < PUSH_EVERY_S &&
        mts_rpt_agg_day(a->last_push) == mts_rpt_agg_day(now))) {
     return;
