@@ -34,21 +34,11 @@ static int fx_setup(void **state) {
   return 0;
 }
 
-static void rm_db(const char *path) {
-  char p[160];
-
-  (void)unlink(path);
-  (void)snprintf(p, sizeof(p), "%s-wal", path);
-  (void)unlink(p);
-  (void)snprintf(p, sizeof(p), "%s-shm", path);
-  (void)unlink(p);
-}
-
 static int fx_teardown(void **state) {
   struct fx *f = *state;
 
   mts_ctx_destroy(f->ctx);
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   (void)rmdir(f->dir);
   free(f);
   return 0;
@@ -822,7 +812,7 @@ static void test_refuses_foreign_and_world_writable(void **state) {
   (void)fclose(fp);
   assert_int_equal(mts_rpt_agg_open(f->ctx, f->path, "mta1", &g), MTS_EIO);
   assert_null(g);
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   g = open_store(f, "mta1");
   mts_rpt_agg_close(g);
   assert_int_equal(chmod(f->path, 0666), 0);
@@ -832,7 +822,7 @@ static void test_refuses_foreign_and_world_writable(void **state) {
                    MTS_EINVAL);
   /* The report store's file (received reports) is not an aggregate,
    * nor the other way round: each has its own application_id. */
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   {
     struct mts_rpt_store *rs = NULL;
 
@@ -840,7 +830,7 @@ static void test_refuses_foreign_and_world_writable(void **state) {
     mts_rpt_store_close(rs);
     assert_int_equal(mts_rpt_agg_open(f->ctx, f->path, "mta1", &g), MTS_EIO);
     assert_null(g);
-    rm_db(f->path);
+    mts_test_rm_db(f->path);
     g = open_store(f, "mta1");
     mts_rpt_agg_close(g);
     rs = NULL;

@@ -34,16 +34,6 @@ static void db_path(char *out, size_t n, const char *name) {
   (void)snprintf(out, n, "%s/%s", tmpdir, name);
 }
 
-static void db_unlink(const char *path) {
-  char p[160];
-
-  (void)unlink(path);
-  (void)snprintf(p, sizeof(p), "%s-wal", path);
-  (void)unlink(p);
-  (void)snprintf(p, sizeof(p), "%s-shm", path);
-  (void)unlink(p);
-}
-
 static int setup(void **state) {
   (void)state;
   (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_rpt_store.XXXXXX");
@@ -886,7 +876,7 @@ static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
   char pol[1024], rep[2048];
   static const char bad[] = "{\"report-id\":1}";
 
-  db_unlink(path);
+  mts_test_rm_db(path);
   policy_json(pol, sizeof(pol), "example.com", 5, 1,
               "[{\"result-type\":\"certificate-expired\","
               "\"receiving-mx-hostname\":\"mx1.example.com\","

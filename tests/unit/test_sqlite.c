@@ -78,21 +78,11 @@ static int fx_setup(void **state) {
   return 0;
 }
 
-static void rm_db(const char *path) {
-  char p[160];
-
-  (void)unlink(path);
-  (void)snprintf(p, sizeof(p), "%s-wal", path);
-  (void)unlink(p);
-  (void)snprintf(p, sizeof(p), "%s-shm", path);
-  (void)unlink(p);
-}
-
 static int fx_teardown(void **state) {
   struct fx *f = *state;
 
   mts_ctx_destroy(f->ctx);
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   (void)rmdir(f->dir);
   free(f);
   return 0;
@@ -230,7 +220,7 @@ static void test_foreign(void **state) {
                  "refusing to touch it");
   assert_int_equal(sql_int(f->path, "SELECT count(*) FROM t"), 1);
   /* Another of our stores (another application_id) is foreign too. */
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   sql_exec(f->path, "PRAGMA application_id = 1297371988;");
   expect_refused(f, f->path, "(application_id 1297371988, 0 tables)");
 }
@@ -258,7 +248,7 @@ static void test_unwritable(void **state) {
   write_file(f->path, "x", 1);
   (void)snprintf(path, sizeof(path), "%s/t.db", f->path);
   expect_refused(f, path, "unable to open database file");
-  rm_db(f->path);
+  mts_test_rm_db(f->path);
   /* A read-only directory (root writes anyway: nothing to test). */
   if (geteuid() != 0) {
     assert_int_equal(chmod(f->dir, 0500), 0);
@@ -329,7 +319,7 @@ static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
   struct mts_sqlite s;
   enum mts_status st;
 
-  rm_db(path);
+  mts_test_rm_db(path);
   st = mts_sqlite_open(&s, ctx, path, &t_schema);
   if (st == MTS_OK) {
     assert_non_null(s.db);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -107,6 +108,17 @@ struct mts_test_clock {
 
 static inline int64_t mts_test_clock_fn(void *arg) {
   return ((struct mts_test_clock *)arg)->now;
+}
+
+/* Remove an SQLite database and its WAL and shared-memory files. */
+static inline void mts_test_rm_db(const char *path) {
+  char p[4096];
+
+  (void)unlink(path);
+  (void)snprintf(p, sizeof(p), "%s-wal", path);
+  (void)unlink(p);
+  (void)snprintf(p, sizeof(p), "%s-shm", path);
+  (void)unlink(p);
 }
 
 /* MTS_TEST_TIME_SCALE: a whole number 1..100, anything else (or unset) is
