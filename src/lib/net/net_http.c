@@ -196,7 +196,17 @@ static void transfer_done(struct http_op *op, CURLcode rc) {
   char *ct = NULL;
   char *loc = NULL;
   long code = 0;
+  long os_errno = 0;
 
+  /* A connection reset or closed during the handshake is also
+   * CURLE_SSL_CONNECT_ERROR, but a network failure, not a TLS verdict
+   * (RFC 8460: sts-policy-fetch-error, not sts-webpki-invalid). The
+   * socket's errno tells them apart (tests/integration/test_netfaults.sh). */
+  if (rc == CURLE_SSL_CONNECT_ERROR &&
+      curl_easy_getinfo(op->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK &&
+      os_errno != 0) {
+    st = MTS_EIO;
+  }
   if (st != MTS_OK) {
     if (st == MTS_ETOOBIG) {
       (void)snprintf(op->errmsg, sizeof(op->errmsg),
@@ -266,7 +276,10 @@ void mts_net_http_process(struct mts_net *net, int fd, int events,
   int running = 0;
 
   if (status < 0) {
-    flags = CURL_CSELECT_ERR;
+    /* libuv says UV_EBADF for POLLERR: let curl read the socket too, so
+     * that it reports the socket's error ("Connection reset by peer")
+     * rather than "select/poll returned error". */
+    flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
   } else {
     flags |= (events & UV_READABLE) ? CURL_CSELECT_IN : 0;
     flags |= (events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0;
