@@ -65,6 +65,9 @@ typedef void (*mts_cache_get_cb)(void *arg, enum mts_status st,
 typedef void (*mts_cache_done_cb)(void *arg, enum mts_status st);
 /* One record of a scan. Return false to stop the scan early. */
 typedef bool (*mts_cache_each_cb)(void *arg, const struct mts_cache_record *rec);
+/* The store lost what was written to it and starts empty (see
+ * mts_cache_on_reset()). */
+typedef void (*mts_cache_reset_cb)(void *arg);
 
 /*!
  * Open (creating if needed) an SQLite store at \p path: WAL journal, a
@@ -79,6 +82,17 @@ typedef bool (*mts_cache_each_cb)(void *arg, const struct mts_cache_record *rec)
  * (PRAGMA application_id), or has a newer schema (PRAGMA user_version);
  * the file is then left untouched and the caller serves from memory.
  * MTS_EINVAL, MTS_ENOMEM.
+ *
+ * Once open, the file is watched (before every write and every 10 s):
+ * a file removed, replaced by another, truncated or overwritten is not
+ * noticed by SQLite itself, which keeps its own descriptor and cache,
+ * until a restart finds nothing or garbage. When that happens the
+ * connection is closed, a damaged file is renamed `<path>.damaged-<unix
+ * time>` (with its -wal and -shm) for inspection, a new file is made at
+ * \p path, and the reset callback (mts_cache_on_reset()) runs so that
+ * the owner writes back what it holds. Until the new file is open,
+ * calls fail with MTS_EUNAVAIL; the worker tries again every 10 s. An
+ * SQLite result of "malformed" or "not a database" counts as damage.
  */
 MTS_API MTS_WUR enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx,
                                                         uv_loop_t *loop,
@@ -106,6 +120,16 @@ MTS_API MTS_WUR enum mts_status mts_cache_redis_create(struct mts_ctx *ctx,
 
 /*! \return "sqlite" or "redis" ("none" for NULL). */
 MTS_API const char *mts_cache_name(const struct mts_cache *c);
+
+/*!
+ * Ask to be told, on the loop thread, when \p c has lost every record
+ * written to it before (the SQLite store's file was removed, replaced or
+ * damaged, and a new one was made): \p cb then writes back what it
+ * holds. One callback per store; \p cb NULL removes it (do so before
+ * \p arg goes away). NULL \p c is a no-op. Redis does not call it.
+ */
+MTS_API void mts_cache_on_reset(struct mts_cache *c, mts_cache_reset_cb cb,
+                                void *arg);
 
 /*! Look up \p domain; \p cb is required. \return MTS_OK (\p cb will
  *  run), MTS_EINVAL, MTS_ENOMEM, or MTS_ECANCELED. */

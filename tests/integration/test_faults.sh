@@ -11,8 +11,18 @@
 #     repaired and the id changes again the new policy is fetched.
 #   - the SQLite store's file system fills up (a 1 MiB tmpfs): lookups of
 #     new domains are still answered from memory, the write error is
-#     logged, and once space is freed new policies reach the file again;
-#     nothing committed before is lost.
+#     logged, and once space is freed the store recovers and the daemon
+#     writes back what the file missed; nothing committed before is lost.
+#   - the store's file under the running daemon is removed (noticed by
+#     the periodic check, with no lookup), truncated or overwritten:
+#     lookups go on, the fault is logged, a new file is made (a damaged
+#     one kept aside), and every policy in memory is written back: after
+#     a restart each is answered with no fetch. (A file system cannot be
+#     made read-only under open files, and chmod does not stop writes
+#     through descriptors already open: those faults only matter at the
+#     next start, test_cache_sqlite.c.)
+#   - kill -9 of mtastsd under lookups and forced refreshes: every policy
+#     in the file is answered after the restart, without a fetch.
 # Prints one ok/FAIL line per check, then "N passed, M failed".
 # Exit: 0 all passed, 1 some failed, 2 bad arguments, 77 skipped.
 # "A && pass || fail": pass never fails.
@@ -327,11 +337,18 @@ grep -q 'STS: store sqlite: recovered' "$DLOG" && pass "space freed: the store's
 	fail "space freed: recovery log" "$(grep -i 'store' "$DLOG" | tail -n 2)"
 [ "$ok" = 1 ] && pass "space freed: new policies are written again" ||
 	fail "space freed" "testing.test not in the file ($r); $(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | head -n 5)"
+# multistring.test, fetched while the disk was full, is written back.
+for _ in $(seq 1 50); do
+	grep -q 'STS: store sqlite: [0-9]* record(s) written back' "$DLOG" && break
+	sleep 0.1
+done
+grep -q 'STS: store sqlite: writing the [0-9]* record(s) in memory back' "$DLOG" &&
+	pass "space freed: the records the file missed are written back" ||
+	fail "space freed: write-back" "$(grep -i 'store' "$DLOG" | tail -n 3)"
 stop
 n1=$(dbcount)
-# After: what was there, plus testing.test (multistring.test was fetched
-# while the disk was full: it lived in memory only).
-[ "$n0" != "?" ] && [ "$n1" = $((n0 + 1)) ] && pass "nothing committed was lost ($n0 records before the fault, $n1 after)" ||
+# After: what was there, plus testing.test and multistring.test.
+[ "$n0" != "?" ] && [ "$n1" = $((n0 + 2)) ] && pass "nothing was lost ($n0 records before the fault, $n1 after, with the one fetched while the disk was full)" ||
 	fail "records after the fault" "$n0 -> $n1"
 # After a restart the daemon serves good.test from the file without a fetch.
 f0=$(fetches)
@@ -340,6 +357,109 @@ r=$(q good.test)
 case $r in *"OK "* | *"NOTFOUND"*) pass "restart: good.test answered from the file" ;;
 *) fail "restart: good.test" "$r" ;; esac
 [ "$(fetches)" = "$f0" ] && pass "restart: no fetch needed" || fail "restart: fetches" "$f0 -> $(fetches)"
+
+# ---- the store's file lost under the running daemon ----
+domains() {
+	timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>/dev/null | awk '$1 ~ /\.test$/ { print $1 }' | sort
+}
+before=$(domains)
+# mark: remember where the daemon's log is, before a fault.
+mark() { L0=$(wc -l <"$DLOG"); }
+since() { tail -n +$((L0 + 1)) "$DLOG"; }
+# wait_log PATTERN SECONDS: until the log since the mark has PATTERN.
+wait_log() {
+	for _ in $(seq 1 $(($2 * 10))); do
+		since | grep -Eq "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# lost NAME TRIGGER-DOMAIN PATTERN: the fault was just made; look
+# TRIGGER-DOMAIN up (a write; "" leaves it to the store's own check,
+# every 10 s), then check the log since the mark for PATTERN, the
+# answer, the write-back, and that the file holds every domain it held
+# before and the trigger.
+lost() {
+	local name=$1 dom=$2 want=$3 r after missing
+	if [ -n "$dom" ]; then
+		r=$(q "$dom")
+		case $r in *"OK "* | *NOTFOUND*) pass "$name: $dom answered ($r)" ;;
+		*) fail "$name: $dom" "$r" ;; esac
+	fi
+	wait_log "$want" "$(tscale 15)" &&
+		pass "$name: logged: $(since | grep -Eo "${want}[^;]*" | tail -n 1)" ||
+		fail "$name: log" "no '$want': $(since | tail -n 4)"
+	wait_log 'STS: store sqlite: [0-9]+ record\(s\) written back' "$(tscale 5)" ||
+		fail "$name: write-back" "not finished: $(since | grep -i store | tail -n 3)"
+	before=$(printf '%s\n%s\n' "$before" "$dom" | grep . | sort -u)
+	after=$(domains)
+	missing=$(printf '%s\n' "$before" | comm -23 - <(printf '%s\n' "$after"))
+	[ -z "$missing" ] && pass "$name: the file holds every policy again ($(printf '%s\n' "$after" | grep -c .))" ||
+		fail "$name: records" "missing: $(printf "%s " $missing); log: $(since | grep -i store | tail -n 3)"
+}
+
+mark
+rm -f "$DB"
+lost "file removed" "" "cache sqlite: $DB: the file was removed; making a new one"
+[ -e "$DB" ] && pass "file removed: a new file is at the path" || fail "file removed: path" "no $DB"
+
+mark
+truncate -s 0 "$DB"
+lost "file truncated" crlf.test "cache sqlite: $DB: .*the file is damaged \(truncated or overwritten\); moved to"
+ls "$DISK"/cache.db.damaged-* >/dev/null 2>&1 && pass "file truncated: the damaged file is kept aside" ||
+	fail "file truncated: aside" "$(ls "$DISK")"
+rm -f "$DISK"/cache.db.damaged-*
+
+mark
+printf 'this is not an SQLite header' | dd of="$DB" conv=notrunc status=none
+lost "file overwritten" charset.test "cache sqlite: $DB: .*the file is damaged \(truncated or overwritten\); moved to"
+rm -f "$DISK"/cache.db.damaged-*
+
+
+stop
+f0=$(fetches)
+start
+bad=
+for d in $before; do
+	r=$(q "$d")
+	case $r in *"OK "* | *"NOTFOUND"*) ;; *) bad="$bad $d:$r" ;; esac
+done
+[ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
+	pass "restart: all $(printf "%s\n" "$before" | grep -c .) policies answered from the file, no fetch" ||
+	fail "restart after the file faults" "fetches $f0 -> $(fetches);$bad"
+
+# ---- kill -9 under load ----
+# Lookups on 4 connections and forced refreshes (fetch + write) of every
+# domain, then kill -9: the file opens after it, and every policy in it
+# is answered by the restarted daemon without a fetch.
+BURSTS=
+for _ in 1 2 3 4; do
+	burst good.test 2000 4 >/dev/null 2>&1 &
+	BURSTS="$BURSTS $!"
+done
+for d in $before; do
+	timeout -k 2 15 "$MTASTS" cache refresh "$d" --socket "$SOCK" >/dev/null 2>&1 || true
+done
+sleep 0.5
+kill -KILL "$DPID"
+wait "$DPID" 2>/dev/null || true
+DPID=
+for p in $BURSTS; do
+	wait "$p" 2>/dev/null || true # each under timeout 120 (burst)
+done
+committed=$(domains)
+[ "$(printf '%s\n' "$committed" | grep -c .)" -ge 6 ] && pass "kill -9 under load: the file opens, $(printf '%s\n' "$committed" | grep -c .) policies in it" ||
+	fail "kill -9 under load: file" "$(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | tail -n 3)"
+f0=$(fetches)
+start
+bad=
+for d in $committed; do
+	r=$(q "$d")
+	case $r in *"OK "* | *"NOTFOUND"*) ;; *) bad="$bad $d:$r" ;; esac
+done
+[ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
+	pass "kill -9 under load: every committed policy answered after the restart, no fetch" ||
+	fail "kill -9 under load: restart" "fetches $f0 -> $(fetches);$bad"
 stop
 
 summary

@@ -3,9 +3,11 @@
  * SQLite store (cache_sqlite.c) against real database files in a temp
  * dir: round trip, persistence, damaged and foreign files, a newer
  * schema, unwritable paths, ordering of concurrent puts, callbacks never
- * re-entrant, destroy with work pending, kill -9 durability, and an
- * allocation-failure sweep over the records and over the whole store.
+ * re-entrant, destroy with work pending, kill -9 durability, the file
+ * removed, replaced, truncated or overwritten under a running store, and
+ * an allocation-failure sweep over the records and over the whole store.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -992,6 +994,173 @@ static void test_sqlite_kill9_durability(void **state) {
 /* The whole store under allocation failure: create, put, get, scan,
  * destroy; each injected failure surfaces as ENOMEM and leaks nothing
  * (cmocka checks the blocks at the end of the test). */
+/* ---- the file lost under a running store ---- */
+
+enum lose_how { LOSE_REMOVE, LOSE_TRUNCATE, LOSE_OVERWRITE, LOSE_REPLACE };
+
+struct lose_case {
+  const char *name;
+  enum lose_how how;
+  const char *log_part; /* why the store made a new file */
+  bool aside;           /* the damaged file was kept next to it */
+};
+
+static const struct lose_case lose_cases[] = {
+    {"removed (rm)", LOSE_REMOVE, "the file was removed; making a new one",
+     false},
+    {"truncated to 0", LOSE_TRUNCATE,
+     "the file is damaged (truncated or overwritten); moved to", true},
+    {"header overwritten", LOSE_OVERWRITE,
+     "the file is damaged (truncated or overwritten); moved to", true},
+    {"replaced by another store's file (mv)", LOSE_REPLACE,
+     "the file was replaced by another; making a new one", false},
+};
+
+static void reset_cb(void *arg) { (*(int *)arg)++; }
+
+/* Files in \p dir whose name starts with \p prefix. */
+static int count_files(const char *dir, const char *prefix) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+
+  assert_non_null(d);
+  while ((e = readdir(d)) != NULL) {
+    n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+  }
+  (void)closedir(d);
+  return n;
+}
+
+static void lose_file(struct fx *f, const struct lose_case *lc) {
+  char other[160];
+  struct mts_cache *c2;
+  struct mts_cache_record x = trec("other.example", "o1",
+                                   MTS_STS_MODE_ENFORCE, 86400, 1600000000,
+                                   "version: STSv1\nmode: enforce\n");
+  int fd;
+
+  switch (lc->how) {
+  case LOSE_REMOVE:
+    assert_int_equal(unlink(f->path), 0);
+    break;
+  case LOSE_TRUNCATE:
+    assert_int_equal(truncate(f->path, 0), 0);
+    break;
+  case LOSE_OVERWRITE:
+    fd = open(f->path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "garbage garbage garbage", 23, 0), 23);
+    assert_int_equal(close(fd), 0);
+    break;
+  case LOSE_REPLACE:
+    /* A valid store with other contents moved over the path. */
+    snprintf(other, sizeof(other), "%s/other.db", f->dir);
+    assert_int_equal(mts_cache_sqlite_create(f->ctx, &f->loop, other, &c2),
+                     MTS_OK);
+    put_sync(f, c2, &x);
+    fx_close(f, c2);
+    assert_int_equal(rename(other, f->path), 0);
+    break;
+  }
+}
+
+/* The store notices at the next write, makes a new file (or opens the
+ * one moved in), asks its owner to write back, and works again; the
+ * new file persists. */
+static void test_sqlite_file_lost_table(void **state) {
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof(lose_cases) / sizeof(lose_cases[0]); i++) {
+    const struct lose_case *lc = &lose_cases[i];
+    struct fx *f = fx_new();
+    struct mts_cache *c = fx_open(f);
+    struct mts_cache_record a = trec("a.example", "a1", MTS_STS_MODE_ENFORCE,
+                                     86400, 1600000000, "A");
+    struct mts_cache_record b = trec("b.example", "b1", MTS_STS_MODE_TESTING,
+                                     86400, 1600000000, "B");
+    struct tdone d = {0};
+    struct tget *g;
+    int resets = 0;
+
+    mts_cache_on_reset(c, reset_cb, &resets);
+    put_sync(f, c, &a);
+    lose_file(f, lc);
+    f->log.len = 0;
+    f->log.text[0] = '\0';
+    /* The write that finds the loss fails; the reset follows it. */
+    assert_int_equal(mts_cache_put(c, &b, tdone_cb, &d), MTS_OK);
+    assert_true(trun_until(&f->loop, &d.done, 5000));
+    if (d.st != MTS_EIO || resets != 1 || !tlog_has(&f->log, lc->log_part) ||
+        !tlog_has(&f->log, "a new file is open")) {
+      fail_msg("%s: put %s, %d reset(s); log: %s", lc->name,
+               mts_status_name(d.st), resets, f->log.text);
+    }
+    assert_int_equal(count_files(f->dir, "cache.db.damaged-"),
+                     lc->aside ? 1 : 0);
+    /* Written back by the owner, as the resolver does. */
+    put_sync(f, c, &b);
+    g = get_sync(f, c, "a.example");
+    if (g->st != MTS_ENOTFOUND) { /* the old contents are gone */
+      fail_msg("%s: a.example in the new file: %s", lc->name,
+               mts_status_name(g->st));
+    }
+    free(g);
+    g = get_sync(f, c, "other.example");
+    assert_int_equal(g->st, lc->how == LOSE_REPLACE ? MTS_OK : MTS_ENOTFOUND);
+    free(g);
+    mts_cache_on_reset(c, NULL, NULL);
+    fx_close(f, c);
+    c = fx_open(f);
+    g = get_sync(f, c, "b.example");
+    if (g->st != MTS_OK) {
+      fail_msg("%s: b.example after reopening: %s", lc->name,
+               mts_status_name(g->st));
+    }
+    free(g);
+    assert_int_equal(resets, 1);
+    fx_close(f, c);
+    fx_free(f);
+  }
+}
+
+/* No new file can be made (a directory took the path): calls fail at
+ * once with EUNAVAIL, never touching a closed connection. */
+static void test_sqlite_file_lost_no_new(void **state) {
+  struct fx *f = fx_new();
+  struct mts_cache *c = fx_open(f);
+  struct mts_cache_record a = trec("a.example", "a1", MTS_STS_MODE_ENFORCE,
+                                   86400, 1600000000, "A");
+  struct tdone d = {0}, d2 = {0};
+  struct tget *g;
+  int resets = 0;
+  char sub[160];
+
+  (void)state;
+  mts_cache_on_reset(c, reset_cb, &resets);
+  put_sync(f, c, &a);
+  assert_int_equal(unlink(f->path), 0);
+  assert_int_equal(mkdir(f->path, 0700), 0);
+  assert_int_equal(mts_cache_put(c, &a, tdone_cb, &d), MTS_OK);
+  assert_true(trun_until(&f->loop, &d.done, 5000));
+  assert_int_equal(d.st, MTS_EIO);
+  assert_int_equal(resets, 0);
+  if (!tlog_has(&f->log, "cannot make a new file")) {
+    fail_msg("log: %s", f->log.text);
+  }
+  assert_int_equal(mts_cache_put(c, &a, tdone_cb, &d2), MTS_OK);
+  assert_true(trun_until(&f->loop, &d2.done, 5000));
+  assert_int_equal(d2.st, MTS_EUNAVAIL);
+  g = get_sync(f, c, "a.example");
+  assert_int_equal(g->st, MTS_EUNAVAIL);
+  free(g);
+  fx_close(f, c);
+  snprintf(sub, sizeof(sub), "%s", f->path);
+  assert_int_equal(rmdir(sub), 0);
+  fx_free(f);
+}
+
 struct sweep_arg {
   char path[128];
 };
@@ -1074,6 +1243,8 @@ int main(void) {
       cmocka_unit_test(test_sqlite_destroy_pending),
       cmocka_unit_test(test_sqlite_destroy_in_callback),
       cmocka_unit_test(test_sqlite_kill9_durability),
+      cmocka_unit_test(test_sqlite_file_lost_table),
+      cmocka_unit_test(test_sqlite_file_lost_no_new),
       cmocka_unit_test(test_sqlite_alloc_sweep),
   };
 

@@ -1273,6 +1273,53 @@ static void test_store_restart(void **state) {
   (void)rmdir(dir);
 }
 
+/* The store's file is removed under a running resolver: the store
+ * makes a new one at the next write (here a purge's delete) and the
+ * resolver writes back what it holds, so a restart still finds it. */
+static void test_store_file_removed(void **state) {
+  struct mts_sts_resolver_options o;
+  struct env e;
+  struct res x;
+  char dir[] = "/tmp/mts-resolver-XXXXXX";
+  char path[64];
+  size_t one = 1;
+  int q, i;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  (void)snprintf(path, sizeof(path), "%s/cache.db", dir);
+  mts_sts_resolver_options_init(&o);
+
+  env_init_store(&e, &o, path);
+  x = lookup_wait(&e, "hit.test", 5000);
+  want(&x, "before", MTS_ANSWER_POLICY, "h1", "mail.hit.test");
+  run_for(&e, 50); /* the write of hit.test */
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(mts_sts_resolver_purge(e.r, "other.test"), MTS_OK);
+  for (i = 0; i < 100; i++) {
+    run_for(&e, 20);
+    if (log_find(&e.log, MTS_LOG_INFO, "1 record(s) written back", NULL) >=
+        0) {
+      break;
+    }
+  }
+  if (log_find(&e.log, MTS_LOG_WARNING, "the file was removed", NULL) < 0 ||
+      log_find(&e.log, MTS_LOG_INFO, "1 record(s) written back", NULL) < 0) {
+    fail_msg("no removal and write-back in the log");
+  }
+  env_done(&e);
+
+  q = dns_queries();
+  env_init_store(&e, &o, path);
+  run_until(&e, records_loaded, &one, 5000, "store load");
+  x = lookup_sync(&e, "hit.test");
+  want(&x, "after", MTS_ANSWER_POLICY, "h1", "mail.hit.test");
+  assert_int_equal(dns_queries(), q);
+  env_done(&e);
+  mts_test_rm_db(path);
+  (void)rmdir(dir);
+}
+
 static void noop_cb(void *arg, const struct mts_sts_answer *a) {
   (void)arg;
   (void)a;
@@ -1414,6 +1461,7 @@ int main(void) {
       cmocka_unit_test(test_purge_refresh),
       cmocka_unit_test(test_each_get),
       cmocka_unit_test(test_store_restart),
+      cmocka_unit_test(test_store_file_removed),
       cmocka_unit_test(test_alloc_sweep),
   };
 

@@ -33,6 +33,14 @@ const char *mts_cache_name(const struct mts_cache *c) {
   return c != NULL ? c->ops->name : "none";
 }
 
+void mts_cache_on_reset(struct mts_cache *c, mts_cache_reset_cb cb,
+                        void *arg) {
+  if (c != NULL) {
+    c->reset_cb = cb;
+    c->reset_arg = arg;
+  }
+}
+
 enum mts_status mts_cache_get(struct mts_cache *c, const char *domain,
                               mts_cache_get_cb cb, void *arg) {
   char d[MTS_DOMAIN_MAX + 1];

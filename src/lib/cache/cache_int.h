@@ -44,6 +44,8 @@ struct mts_cache {
   const struct mts_cache_ops *ops;
   struct mts_ctx *ctx;
   uv_loop_t *loop;
+  mts_cache_reset_cb reset_cb; /* mts_cache_on_reset() */
+  void *reset_arg;
 };
 
 #endif /* MTS_CACHE_INT_H */

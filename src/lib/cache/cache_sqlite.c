@@ -27,9 +27,30 @@
  * database, a file that is not a database or cannot be written all make
  * create fail with MTS_EIO and a logged reason; the daemon then serves
  * from memory only.
+ *
+ * The file under a running store (docs/reliability.md): SQLite keeps
+ * its descriptor and its page cache, so a file removed, replaced,
+ * truncated or overwritten goes unnoticed, writes land in an unlinked
+ * inode or a hole, and the next start finds nothing or garbage. The
+ * worker looks before every write and at every check job (a timer,
+ * every SQ_CHECK_S): SQLITE_FCNTL_HAS_MOVED for a removed or replaced
+ * file, the first 16 bytes (read through SQLite's own descriptor:
+ * opening and closing one of ours would drop SQLite's POSIX locks) for
+ * a truncated or overwritten one, and any "malformed" or "not a
+ * database" result. It then closes the connection (it is the only
+ * thread using it) and renames a damaged file aside; while closed it
+ * fails every job at once without touching the connection. The loop
+ * thread, delivering that job, makes a new file (sq_reopen: the same
+ * synchronous open as create, a few milliseconds, once per fault),
+ * reopens the worker under the mutex, and runs the reset callback so
+ * the owner writes back what it holds.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -44,9 +65,14 @@
 /* A scan hands records to the loop a page at a time; a page always has
  * room for at least one record of the largest size. */
 #define SQ_PAGE_SIZE (256 * 1024)
-#define SQ_ERR_MAX 256
+#define SQ_ERR_MAX 512
+/* How often the worker looks at a file that sees no writes. */
+#define SQ_CHECK_S 10
 
-enum sq_op { SQ_GET, SQ_PUT, SQ_DEL, SQ_SCAN };
+enum sq_op { SQ_GET, SQ_PUT, SQ_DEL, SQ_SCAN, SQ_CHECK };
+
+/* What happened to the file under the store. */
+enum sq_lost { SQ_LOST_NONE, SQ_LOST_REMOVED, SQ_LOST_REPLACED, SQ_LOST_DAMAGED };
 
 struct sq_job {
   struct sq_job *next;
@@ -59,6 +85,8 @@ struct sq_job {
   /* get/del: the key; scan: the last domain read ("" at the start). */
   char domain[MTS_DOMAIN_MAX + 1];
   bool scan_more;    /* scan: rows may follow this page */
+  enum sq_lost lost; /* the worker found the file gone and closed it */
+  bool damaged;      /* SQLite said "malformed" or "not a database" */
   unsigned skipped;  /* rows that failed the check */
   char err[SQ_ERR_MAX]; /* worker's message for the loop thread */
   size_t cap;        /* of buf */
@@ -69,18 +97,26 @@ struct sq_job {
 
 struct cache_sqlite {
   struct mts_cache base;
+  char *path;          /* ours; sql.path is the open connection's copy */
+  /* The connection and its statements: the worker's while !closed, the
+   * loop thread's (sq_reopen) while closed. */
   struct mts_sqlite sql;
   sqlite3_stmt *q_get, *q_put, *q_del, *q_scan;
   uv_thread_t thread;
   uv_mutex_t mu;
   uv_cond_t cv;
   uv_async_t async;
+  uv_timer_t check_timer;
   /* under mu */
   struct sq_job *todo_head, *todo_tail;
   struct sq_job *done_head, *done_tail;
   bool stop;
+  bool closed;         /* the file was lost: no connection */
   /* loop thread only */
   size_t pending;      /* jobs queued and not yet delivered */
+  unsigned handles;    /* open uv handles (async, timer) */
+  bool check_queued;   /* a check job is on its way */
+  bool reopen_failing; /* the last sq_reopen failed (logged once) */
   bool delivering;     /* inside the async callback */
   bool closing;        /* destroy was called */
 };
@@ -112,13 +148,26 @@ static const struct mts_sqlite_schema sq_schema = {
     .busy_timeout_ms = SQ_BUSY_TIMEOUT_MS,
 };
 
+/* Finalize the statements and close the connection; the path copy
+ * stays (no context: the worker calls this). */
+static void sq_close_db(struct cache_sqlite *s) {
+  (void)sqlite3_finalize(s->q_get);
+  (void)sqlite3_finalize(s->q_put);
+  (void)sqlite3_finalize(s->q_del);
+  (void)sqlite3_finalize(s->q_scan);
+  s->q_get = s->q_put = s->q_del = s->q_scan = NULL;
+  (void)sqlite3_close(s->sql.db);
+  s->sql.db = NULL;
+}
+
 /* Open and check the file, then prepare the worker's statements (loop
- * thread, before the worker starts). */
-static enum mts_status sq_open(struct cache_sqlite *s, const char *path) {
+ * thread, while the worker has no connection). On failure nothing is
+ * left open. */
+static enum mts_status sq_open(struct cache_sqlite *s) {
   sqlite3 *db;
   enum mts_status st;
 
-  st = mts_sqlite_open(&s->sql, s->base.ctx, path, &sq_schema);
+  st = mts_sqlite_open(&s->sql, s->base.ctx, s->path, &sq_schema);
   if (st != MTS_OK) {
     return st;
   }
@@ -137,6 +186,8 @@ static enum mts_status sq_open(struct cache_sqlite *s, const char *path) {
                          "ORDER BY domain",
                          -1, &s->q_scan, NULL) != SQLITE_OK) {
     mts_sqlite_log(&s->sql, "cannot prepare statements (damaged schema?)");
+    sq_close_db(s);
+    mts_sqlite_close(&s->sql);
     return MTS_EIO;
   }
   return MTS_OK;
@@ -160,11 +211,124 @@ static enum mts_status sq_rc_status(int rc) {
   }
 }
 
+/* A result that says the file under us is no database any more. */
+static bool sq_rc_damaged(int rc) {
+  return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
 static void sq_job_err(struct cache_sqlite *s, struct sq_job *j,
                        const char *what) {
   (void)snprintf(j->err, sizeof(j->err), "%s: %s", what,
                  sqlite3_errmsg(s->sql.db));
+  j->damaged = sq_rc_damaged(sqlite3_errcode(s->sql.db));
 }
+
+/* Is the open file still at the path, the same file, and a database?
+ * Failures to look are not a verdict: SQLite reports real I/O errors. */
+static enum sq_lost sq_file_state(struct cache_sqlite *s) {
+  static const char magic[16] = "SQLite format 3"; /* and its NUL */
+  sqlite3_file *f = NULL;
+  struct stat sb;
+  char hdr[sizeof(magic)];
+  int moved = 0, rc;
+
+  if (sqlite3_file_control(s->sql.db, "main", SQLITE_FCNTL_HAS_MOVED,
+                           &moved) == SQLITE_OK &&
+      moved) {
+    return stat(s->path, &sb) != 0 && errno == ENOENT ? SQ_LOST_REMOVED
+                                                      : SQ_LOST_REPLACED;
+  }
+  if (sqlite3_file_control(s->sql.db, "main", SQLITE_FCNTL_FILE_POINTER,
+                           &f) != SQLITE_OK ||
+      f == NULL || f->pMethods == NULL) {
+    return SQ_LOST_NONE;
+  }
+  rc = f->pMethods->xRead(f, hdr, (int)sizeof(hdr), 0);
+  if ((rc & 0xff) == SQLITE_IOERR && rc != SQLITE_IOERR_SHORT_READ) {
+    return SQ_LOST_NONE;
+  }
+  /* A short read fills the rest with zeros: truncated. */
+  return memcmp(hdr, magic, sizeof(magic)) == 0 ? SQ_LOST_NONE
+                                                : SQ_LOST_DAMAGED;
+}
+
+/* Rename \p from + \p sfx to \p to + \p sfx, if it exists. */
+static void sq_rename(const char *from, const char *to, const char *sfx) {
+  char a[4096], b[4096];
+
+  if (snprintf(a, sizeof(a), "%s%s", from, sfx) < (int)sizeof(a) &&
+      snprintf(b, sizeof(b), "%s%s", to, sfx) < (int)sizeof(b)) {
+    (void)rename(a, b);
+  }
+}
+
+/* Remove \p path + \p sfx, if it exists. */
+static void sq_unlink(const char *path, const char *sfx) {
+  char a[4096];
+
+  if (snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a)) {
+    (void)unlink(a);
+  }
+}
+
+/* The file was lost under job \p j (worker thread): close the
+ * connection, move a damaged file aside with its -wal and -shm (a new
+ * file must not meet the old WAL), and say so in the job. */
+static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
+                    enum sq_lost why) {
+  char aside[4096];
+  size_t n = strlen(j->err);
+
+  sq_close_db(s);
+  if (why != SQ_LOST_DAMAGED) {
+    /* SQLite neither checkpoints nor deletes the WAL of a file that has
+     * moved: left there, it would be replayed into the next file at the
+     * path (seen: the old rows in the file that replaced it). */
+    sq_unlink(s->path, "-wal");
+    sq_unlink(s->path, "-shm");
+  }
+  j->lost = why;
+  if (j->st == MTS_OK) {
+    j->st = MTS_EIO;
+  }
+  if (n > 0 && n < sizeof(j->err) - 2) {
+    memcpy(j->err + n, "; ", 3);
+    n += 2;
+  }
+  switch (why) {
+  case SQ_LOST_REMOVED:
+    (void)snprintf(j->err + n, sizeof(j->err) - n, "the file was removed");
+    break;
+  case SQ_LOST_REPLACED:
+    (void)snprintf(j->err + n, sizeof(j->err) - n,
+                   "the file was replaced by another");
+    break;
+  default:
+    if (snprintf(aside, sizeof(aside), "%s.damaged-%lld", s->path,
+                 (long long)time(NULL)) >= (int)sizeof(aside) ||
+        rename(s->path, aside) != 0) {
+      int e = errno;
+      char eb[128];
+
+      if (strerror_r(e, eb, sizeof(eb)) != 0) { /* strerror: not thread-safe */
+        (void)snprintf(eb, sizeof(eb), "errno %d", e);
+      }
+      (void)snprintf(j->err + n, sizeof(j->err) - n,
+                     "the file is damaged (truncated or overwritten) and "
+                     "cannot be moved aside: %s",
+                     eb);
+      break;
+    }
+    sq_rename(s->path, aside, "-wal");
+    sq_rename(s->path, aside, "-shm");
+    (void)snprintf(j->err + n, sizeof(j->err) - n,
+                   "the file is damaged (truncated or overwritten); moved "
+                   "to %.200s",
+                   aside);
+    break;
+  }
+}
+
 
 /* Read the current row of \p q into \p rec (borrowing from the
  * statement) and check it. \return NULL or why it was refused. */
@@ -370,14 +534,33 @@ static void sq_run_scan(struct cache_sqlite *s, struct sq_job *j) {
   (void)sqlite3_clear_bindings(q);
 }
 
-static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping) {
+static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping,
+                   bool closed) {
+  enum sq_lost lost;
+
   j->err[0] = '\0';
+  j->st = MTS_OK;
   if (stopping && (j->op == SQ_GET || j->op == SQ_SCAN)) {
     j->st = MTS_ECANCELED; /* writes are finished, reads are not */
     j->scan_more = false;
     return;
   }
+  if (closed) {
+    /* The file was lost and no new one is open yet: answer at once. */
+    j->st = j->op == SQ_CHECK ? MTS_OK : MTS_EUNAVAIL;
+    j->scan_more = false;
+    return;
+  }
+  if (j->op == SQ_PUT || j->op == SQ_DEL || j->op == SQ_CHECK) {
+    lost = sq_file_state(s);
+    if (lost != SQ_LOST_NONE) {
+      sq_lose(s, j, lost);
+      return;
+    }
+  }
   switch (j->op) {
+  case SQ_CHECK:
+    break;
   case SQ_GET:
     sq_run_get(s, j);
     break;
@@ -391,6 +574,10 @@ static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping) {
     sq_run_scan(s, j);
     break;
   }
+  if (j->damaged) {
+    j->scan_more = false;
+    sq_lose(s, j, SQ_LOST_DAMAGED);
+  }
 }
 
 static void sq_worker(void *arg) {
@@ -399,7 +586,7 @@ static void sq_worker(void *arg) {
   uv_mutex_lock(&s->mu);
   for (;;) {
     struct sq_job *j;
-    bool stopping;
+    bool stopping, closed;
 
     while (s->todo_head == NULL && !s->stop) {
       uv_cond_wait(&s->cv, &s->mu);
@@ -413,11 +600,15 @@ static void sq_worker(void *arg) {
       s->todo_tail = NULL;
     }
     stopping = s->stop;
+    closed = s->closed;
     uv_mutex_unlock(&s->mu);
 
-    sq_run(s, j, stopping);
+    sq_run(s, j, stopping, closed);
 
     uv_mutex_lock(&s->mu);
+    if (j->lost != SQ_LOST_NONE) {
+      s->closed = true; /* the connection is the loop thread's now */
+    }
     j->next = NULL;
     if (s->done_tail != NULL) {
       s->done_tail->next = j;
@@ -501,16 +692,67 @@ static bool sq_deliver_scan(struct cache_sqlite *s, struct sq_job *j) {
   return false;
 }
 
+/* Make a new file after the worker lost the old one (loop thread; the
+ * worker has no connection and touches none until closed is cleared),
+ * then have the owner write back what it holds. */
+static void sq_reopen(struct cache_sqlite *s) {
+  enum mts_status st;
+
+  mts_sqlite_close(&s->sql); /* the worker closed the connection */
+  st = sq_open(s);
+  if (st != MTS_OK) {
+    if (!s->reopen_failing) {
+      mts_log(s->base.ctx, MTS_LOG_ERR,
+              "cache sqlite: %.200s: cannot make a new file (%s); answering "
+              "from memory, trying again every %d s",
+              s->path, mts_status_str(st), SQ_CHECK_S);
+    }
+    s->reopen_failing = true;
+    return;
+  }
+  s->reopen_failing = false;
+  uv_mutex_lock(&s->mu);
+  s->closed = false;
+  uv_mutex_unlock(&s->mu);
+  mts_log(s->base.ctx, MTS_LOG_WARNING,
+          "cache sqlite: %.200s: a new file is open (schema %d, WAL); the "
+          "records in memory are written back to it",
+          s->path, SQ_SCHEMA_VERSION);
+  if (s->base.reset_cb != NULL) {
+    s->base.reset_cb(s->base.reset_arg);
+  }
+}
+
+static bool sq_is_closed(struct cache_sqlite *s) {
+  bool closed;
+
+  uv_mutex_lock(&s->mu);
+  closed = s->closed;
+  uv_mutex_unlock(&s->mu);
+  return closed;
+}
+
 static void sq_deliver(struct cache_sqlite *s, struct sq_job *j) {
   struct mts_cache_record rec;
+  bool reopen = false;
 
   s->pending--;
   if (j->err[0] != '\0') {
-    mts_log(s->base.ctx, j->skipped > 0 ? MTS_LOG_WARNING : MTS_LOG_ERR,
-            "cache sqlite: %.200s: %s%s", s->sql.path, j->err,
-            j->skipped > 1 ? " (and more rows)" : "");
+    mts_log(s->base.ctx,
+            j->skipped > 0 || j->lost != SQ_LOST_NONE ? MTS_LOG_WARNING
+                                                      : MTS_LOG_ERR,
+            "cache sqlite: %.200s: %s%s%s", s->path, j->err,
+            j->skipped > 1 ? " (and more rows)" : "",
+            j->lost != SQ_LOST_NONE ? "; making a new one" : "");
   }
+  /* After the job's own callback: its failure first, then the reset. */
+  reopen = j->lost != SQ_LOST_NONE;
   switch (j->op) {
+  case SQ_CHECK:
+    s->check_queued = false;
+    /* A new file could not be made last time: try again. */
+    reopen = reopen || (s->reopen_failing && sq_is_closed(s));
+    break;
   case SQ_GET:
     if (j->st == MTS_OK &&
         mts_cache_record_decode(j->buf, j->len, &rec, NULL) != MTS_OK) {
@@ -531,6 +773,9 @@ static void sq_deliver(struct cache_sqlite *s, struct sq_job *j) {
     break;
   }
   mts_free(s->base.ctx, j);
+  if (reopen && !s->closing) {
+    sq_reopen(s);
+  }
 }
 
 /* Run the callbacks of every finished job, in order. */
@@ -577,20 +822,44 @@ static void sq_async_cb(uv_async_t *h) {
 static void sq_free(struct cache_sqlite *s) {
   struct mts_ctx *ctx = s->base.ctx;
 
-  (void)sqlite3_finalize(s->q_get);
-  (void)sqlite3_finalize(s->q_put);
-  (void)sqlite3_finalize(s->q_del);
-  (void)sqlite3_finalize(s->q_scan);
+  sq_close_db(s);
   mts_sqlite_close(&s->sql);
+  mts_free(ctx, s->path);
   mts_free(ctx, s);
 }
 
 static void sq_closed(uv_handle_t *h) {
   struct cache_sqlite *s = h->data;
 
+  if (--s->handles > 0) {
+    return;
+  }
   uv_cond_destroy(&s->cv);
   uv_mutex_destroy(&s->mu);
   sq_free(s);
+}
+
+static void sq_close_handles(struct cache_sqlite *s) {
+  (void)uv_timer_stop(&s->check_timer);
+  uv_close((uv_handle_t *)&s->check_timer, sq_closed);
+  uv_close((uv_handle_t *)&s->async, sq_closed);
+}
+
+/* Every SQ_CHECK_S: have the worker look at the file, which may see no
+ * write for hours. */
+static void sq_check_cb(uv_timer_t *t) {
+  struct cache_sqlite *s = t->data;
+  struct sq_job *j;
+
+  if (s->closing || s->check_queued) {
+    return;
+  }
+  j = sq_job_new(s, SQ_CHECK, 0);
+  if (j == NULL) {
+    return; /* next time */
+  }
+  s->check_queued = true;
+  sq_enqueue(s, j);
 }
 
 /* Stop the worker after it has run every queued job (reads are
@@ -602,7 +871,7 @@ static void sq_finish(struct cache_sqlite *s) {
   uv_mutex_unlock(&s->mu);
   (void)uv_thread_join(&s->thread);
   sq_drain(s);
-  uv_close((uv_handle_t *)&s->async, sq_closed);
+  sq_close_handles(s);
 }
 
 static void sq_destroy(struct mts_cache *c) {
@@ -727,7 +996,12 @@ enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
   s->base.ops = &sq_ops;
   s->base.ctx = ctx;
   s->base.loop = loop;
-  st = sq_open(s, path);
+  s->path = mts_strdup(ctx, path);
+  if (s->path == NULL) {
+    st = MTS_ENOMEM;
+    goto fail;
+  }
+  st = sq_open(s);
   if (st != MTS_OK) {
     goto fail;
   }
@@ -745,13 +1019,24 @@ enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
   }
   s->async.data = s;
   uv_unref((uv_handle_t *)&s->async);
-  if (uv_thread_create(&s->thread, sq_worker, s) != 0) {
-    /* The handle is initialised: close it through the loop. */
-    mts_log(ctx, MTS_LOG_ERR, "cache sqlite: cannot start the worker thread");
+  s->handles = 1;
+  if (uv_timer_init(loop, &s->check_timer) != 0) {
     s->closing = true;
     uv_close((uv_handle_t *)&s->async, sq_closed);
     return MTS_EINTERNAL;
   }
+  s->check_timer.data = s;
+  s->handles = 2;
+  if (uv_thread_create(&s->thread, sq_worker, s) != 0) {
+    /* The handles are initialised: close them through the loop. */
+    mts_log(ctx, MTS_LOG_ERR, "cache sqlite: cannot start the worker thread");
+    s->closing = true;
+    sq_close_handles(s);
+    return MTS_EINTERNAL;
+  }
+  (void)uv_timer_start(&s->check_timer, sq_check_cb, SQ_CHECK_S * 1000,
+                       SQ_CHECK_S * 1000);
+  uv_unref((uv_handle_t *)&s->check_timer);
   mts_log(ctx, MTS_LOG_INFO, "cache sqlite: %.200s: open (schema %d, WAL)",
           path, SQ_SCHEMA_VERSION);
   *out = &s->base;

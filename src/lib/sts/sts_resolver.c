@@ -142,6 +142,12 @@ struct mts_sts_resolver {
   bool loading;            /* the startup scan is running */
   bool store_failing;      /* in a burst of store failures (logged once) */
   size_t loaded;           /* records loaded by the startup scan */
+  /* Writing every record back (store_resync): after the store lost its
+   * contents, or after writes failed, once it works again. */
+  bool resync_wanted;      /* a write failed: resync on recovery */
+  bool resyncing;          /* walking the buckets */
+  size_t resync_next;      /* the next bucket to write */
+  size_t resync_written;   /* records written back so far */
 
   uint64_t sip_k0; /* per-resolver hash key */
   uint64_t sip_k1;
@@ -616,10 +622,16 @@ static void link_release(struct rs_link *l) {
   }
 }
 
-/* A store call failed: count it, and log the first of a burst. */
+static void store_resync(struct mts_sts_resolver *r);
+
+/* A store call failed: count it, and log the first of a burst. A failed
+ * write leaves the store behind memory: catch up once it works. */
 static void store_failed(struct mts_sts_resolver *r, const char *what,
                          enum mts_status st) {
   r->stats.store_errors++;
+  if (strcmp(what, "write") == 0) {
+    r->resync_wanted = true;
+  }
   if (!r->store_failing) {
     r->store_failing = true;
     mts_log(r->ctx, MTS_LOG_WARNING,
@@ -634,8 +646,13 @@ static void store_ok(struct mts_sts_resolver *r) {
     r->store_failing = false;
     mts_log(r->ctx, MTS_LOG_INFO, "store %s: recovered",
             mts_cache_name(r->store));
+    if (r->resync_wanted && !r->resyncing) {
+      store_resync(r);
+    }
   }
 }
+
+static void store_resync_step(struct mts_sts_resolver *r);
 
 static void store_done(void *arg, enum mts_status st) {
   struct rs_link *l = arg;
@@ -646,6 +663,9 @@ static void store_done(void *arg, enum mts_status st) {
       store_ok(l->r);
     } else {
       store_failed(l->r, "write", st);
+    }
+    if (l->r->resyncing) {
+      store_resync_step(l->r);
     }
   }
   link_release(l);
@@ -696,6 +716,53 @@ static void store_sync(struct mts_sts_resolver *r,
             mts_cache_name(r->store), rec->domain);
   } else {
     store_failed(r, "write", st);
+  }
+}
+
+/* Write every record back to the store, a bucket at a time with at most
+ * RS_RESYNC_INFLIGHT store calls pending, so that 100,000 records do
+ * not become 100,000 queued jobs at once; store_done takes the next
+ * step. A rehash during the walk may write a record twice, never skips
+ * one; a record changed meanwhile is written by its own change too.
+ * Records evicted from memory (max_records) cannot be written back. */
+#define RS_RESYNC_INFLIGHT 32
+
+static void store_resync_step(struct mts_sts_resolver *r) {
+  while (r->resyncing && r->link->pending < RS_RESYNC_INFLIGHT) {
+    struct rs_record *rec;
+
+    if (r->resync_next >= r->nbuckets) {
+      r->resyncing = false;
+      mts_log(r->ctx, MTS_LOG_INFO, "store %s: %zu record(s) written back",
+              mts_cache_name(r->store), r->resync_written);
+      break;
+    }
+    for (rec = r->buckets[r->resync_next++]; rec != NULL; rec = rec->hnext) {
+      if (rec->entry.has_policy || rec->entry.failed_id[0] != '\0') {
+        store_sync(r, rec);
+        r->resync_written++;
+      }
+    }
+  }
+}
+
+static void store_resync(struct mts_sts_resolver *r) {
+  mts_log(r->ctx, MTS_LOG_INFO,
+          "store %s: writing the %zu record(s) in memory back",
+          mts_cache_name(r->store), r->nrecords);
+  r->resync_wanted = false;
+  r->resyncing = true;
+  r->resync_next = 0;
+  r->resync_written = 0;
+  store_resync_step(r);
+}
+
+/* The store lost its contents (mts_cache_on_reset()). */
+static void store_reset(void *arg) {
+  struct mts_sts_resolver *r = arg;
+
+  if (!r->destroyed) {
+    store_resync(r);
   }
 }
 
@@ -1410,6 +1477,7 @@ mts_sts_resolver_create(struct mts_ctx *ctx, struct mts_net *net,
     }
     r->link->r = r;
     r->link->ctx = ctx;
+    mts_cache_on_reset(r->store, store_reset, r);
     /* Load every stored record. Lookups do not wait for the load: a
      * memory miss asks the store itself (docs/decisions.md). */
     sst = mts_cache_scan(r->store, load_each, load_done, r->link);
@@ -1482,6 +1550,8 @@ static void rs_teardown(struct mts_sts_resolver *r) {
   }
   mts_free(r->ctx, r->buckets);
   r->buckets = NULL;
+  r->resyncing = false;
+  mts_cache_on_reset(r->store, NULL, NULL);
   if (r->link != NULL) {
     r->link->r = NULL; /* store callbacks still due free it */
     link_release(r->link);
