@@ -100,6 +100,21 @@ MTS_API MTS_WUR enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx,
                                                         struct mts_cache **out);
 
 /*!
+ * As mts_cache_sqlite_create(), for a daemon that must not depend on the
+ * file: when it cannot be opened now (each reason logged as create logs
+ * it: unwritable, a missing directory, a full disk, a world-writable,
+ * foreign or newer file, not a database), the store is made anyway,
+ * closed. Every call then fails at once with MTS_EUNAVAIL, and opening
+ * is tried again after 10 s, the wait doubling up to 5 minutes; once it
+ * opens, the reset callback runs (mts_cache_on_reset()), so the owner
+ * loads and writes back. \return MTS_OK, MTS_EINVAL, MTS_ENOMEM,
+ * MTS_EINTERNAL.
+ */
+MTS_API MTS_WUR enum mts_status mts_cache_sqlite_create_retrying(
+    struct mts_ctx *ctx, uv_loop_t *loop, const char *path,
+    struct mts_cache **out);
+
+/*!
  * Connect to Redis at \p url (`redis://[:password@]host[:port][/db]` or
  * `unix:/path`), asynchronously with hiredis on \p loop. Keys are
  * `<prefix>policy:<domain>` hashes with a TTL derived from max_age.
@@ -123,9 +138,10 @@ MTS_API const char *mts_cache_name(const struct mts_cache *c);
 
 /*!
  * Ask to be told, on the loop thread, when \p c has lost every record
- * written to it before (the SQLite store's file was removed, replaced or
- * damaged, and a new one was made): \p cb then writes back what it
- * holds. One callback per store; \p cb NULL removes it (do so before
+ * written to it before, or holds other ones (the SQLite store's file was
+ * removed, replaced or damaged and a new one was made, or a store
+ * created closed opened at last): \p cb then loads what the store holds
+ * and writes back what it holds itself. One callback per store; \p cb NULL removes it (do so before
  * \p arg goes away). NULL \p c is a no-op. Redis does not call it.
  */
 MTS_API void mts_cache_on_reset(struct mts_cache *c, mts_cache_reset_cb cb,

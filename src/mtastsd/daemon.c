@@ -686,10 +686,11 @@ static void open_store(struct mtastsd_daemon *d) {
 
   switch (c->cache_type) {
   case MTASTSD_CACHE_SQLITE:
-    st = mts_cache_sqlite_create(d->ctx, &d->loop, c->sqlite_filename,
-                                 &d->store);
+    /* A file that cannot be opened now (logged) does not stop mail: the
+     * store answers from memory and opens the file when it can. */
+    st = mts_cache_sqlite_create_retrying(d->ctx, &d->loop,
+                                          c->sqlite_filename, &d->store);
     if (st != MTS_OK) {
-      /* The issue demands it: a broken cache must not stop mail. */
       LOG_E(d->log, D_LOG,
             "cannot open the sqlite cache %.200s (%s): serving from memory "
             "only",

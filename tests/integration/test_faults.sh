@@ -23,6 +23,8 @@
 #     next start, test_cache_sqlite.c.)
 #   - kill -9 of mtastsd under lookups and forced refreshes: every policy
 #     in the file is answered after the restart, without a fetch.
+#   - a store file that cannot be opened at the start (its directory is
+#     missing): answered from memory, opened by itself once possible.
 # Prints one ok/FAIL line per check, then "N passed, M failed".
 # Exit: 0 all passed, 1 some failed, 2 bad arguments, 77 skipped.
 # "A && pass || fail": pass never fails.
@@ -77,7 +79,7 @@ DLOG=$T/mtastsd.log
 start() {
 	local i
 	: >"$DLOG"
-	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$DLOG" -c "$T/c.yml" &
+	ip netns exec "$MTSW_NS" "$MTASTSD" -v debug -l "$DLOG" -c "${1:-$T/c.yml}" &
 	DPID=$!
 	for i in $(seq 1 100); do
 		grep -q 'mtastsd ready' "$DLOG" 2>/dev/null && return 0
@@ -460,6 +462,31 @@ done
 [ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
 	pass "kill -9 under load: every committed policy answered after the restart, no fetch" ||
 	fail "kill -9 under load: restart" "fetches $f0 -> $(fetches);$bad"
+stop
+
+# ---- a store file that cannot be opened at the start ----
+# Its directory is missing: the daemon answers from memory, and opens
+# the file by itself once the directory exists, writing back what it
+# fetched meanwhile.
+LATER=$DISK/later
+sed "s|filename: .*|filename: \"$LATER/cache.db\"|" "$T/c.yml" >"$T/c2.yml"
+start "$T/c2.yml"
+mark
+grep -q "cache sqlite: $LATER/cache.db: no usable file (I/O error); answering from memory, trying again in 10 s" "$DLOG" &&
+	pass "no usable file at the start: logged, with the retry" ||
+	fail "no usable file at the start: log" "$(grep -i sqlite "$DLOG" | tail -n 3)"
+r=$(q good.test)
+# (good.test's policy is in testing mode since the repair above.)
+case $r in *"OK "* | *"NOTFOUND"*) pass "no usable file at the start: good.test answered ($r)" ;;
+*) fail "no usable file at the start: good.test" "$r" ;; esac
+mkdir "$LATER"
+DB=$LATER/cache.db
+wait_log "cache sqlite: $DB: a new file is open" "$(tscale 25)" &&
+	pass "the directory made: the store opened by itself" ||
+	fail "the directory made: open" "$(since | grep -i sqlite | tail -n 3)"
+wait_log 'STS: store sqlite: [0-9]+ record\(s\) written back' "$(tscale 5)" || true
+domains | grep -qx good.test && pass "the directory made: good.test written to the file" ||
+	fail "the directory made: file" "$(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | tail -n 3)"
 stop
 
 summary

@@ -254,7 +254,7 @@ config "$T/unix.yml" "$(printf 'path: "%s"\nmode: 0666\non_tempfail: temp\nwildc
 start unix -c "$T/unix.yml"
 m=$(stat -c %a "$T/mtastsd.sock" 2>/dev/null || echo none)
 [ "$m" = 666 ] && pass "socket mode 0666" || fail "socket mode" "$m"
-grep -q 'serving from memory' "$DLOG" && pass "unopenable sqlite: logged, still serving" ||
+grep -q 'no usable file.*answering from memory, trying again in 10 s' "$DLOG" && pass "unopenable sqlite: logged, still serving" ||
 	fail "unopenable sqlite" "$(tail -c 400 "$DLOG")"
 pm "good.test (postmap, UNIX socket), wildcard_match postfix" good.test 0 "$GOOD_PF" "socketmap:unix:$T/mtastsd.sock:postfix"
 pm "nxdomain.test (UNIX socket)" nxdomain.test 1 "" "socketmap:unix:$T/mtastsd.sock:postfix"

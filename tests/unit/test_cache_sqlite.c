@@ -1125,28 +1125,68 @@ static void test_sqlite_file_lost_table(void **state) {
   }
 }
 
-/* No new file can be made (a directory took the path): calls fail at
- * once with EUNAVAIL, never touching a closed connection. */
-static void test_sqlite_file_lost_no_new(void **state) {
+struct reset_flag {
+  int n;
+  bool done;
+};
+
+static void reset_flag_cb(void *arg) {
+  struct reset_flag *rf = arg;
+
+  rf->n++;
+  rf->done = true;
+}
+
+/* A store that cannot open its file: made closed by the retrying create
+ * (calls fail at once with EUNAVAIL), opened by itself once the file can
+ * be made, with a reset; then a directory takes the path: no new file
+ * can be made, and calls fail at once again, never touching a closed
+ * connection. */
+static void test_sqlite_retrying(void **state) {
   struct fx *f = fx_new();
-  struct mts_cache *c = fx_open(f);
+  struct mts_cache *c = NULL;
   struct mts_cache_record a = trec("a.example", "a1", MTS_STS_MODE_ENFORCE,
                                    86400, 1600000000, "A");
   struct tdone d = {0}, d2 = {0};
   struct tget *g;
-  int resets = 0;
-  char sub[160];
+  struct reset_flag rf = {0};
+  char sub[96];
 
   (void)state;
-  mts_cache_on_reset(c, reset_cb, &resets);
+  snprintf(sub, sizeof(sub), "%.64s/later", f->dir);
+  snprintf(f->path, sizeof(f->path), "%s/cache.db", sub);
+  assert_int_equal(mts_cache_sqlite_create(f->ctx, &f->loop, f->path, &c),
+                   MTS_EIO);
+  assert_null(c);
+  assert_int_equal(
+      mts_cache_sqlite_create_retrying(f->ctx, &f->loop, f->path, &c), MTS_OK);
+  assert_non_null(c);
+  if (!tlog_has(&f->log, "no usable file (I/O error); answering from memory, "
+                         "trying again in 10 s")) {
+    fail_msg("log: %s", f->log.text);
+  }
+  mts_cache_on_reset(c, reset_flag_cb, &rf);
+  g = get_sync(f, c, "a.example");
+  assert_int_equal(g->st, MTS_EUNAVAIL);
+  free(g);
+  assert_int_equal(mkdir(sub, 0700), 0);
+  /* The check every 10 s finds it can open the file now. */
+  assert_true(trun_until(&f->loop, &rf.done, 15000));
+  assert_int_equal(rf.n, 1);
   put_sync(f, c, &a);
+
+  /* A directory takes the path of the file. */
+  mts_cache_on_reset(c, reset_cb, &rf.n);
   assert_int_equal(unlink(f->path), 0);
   assert_int_equal(mkdir(f->path, 0700), 0);
+  f->log.len = 0;
+  f->log.text[0] = '\0';
   assert_int_equal(mts_cache_put(c, &a, tdone_cb, &d), MTS_OK);
   assert_true(trun_until(&f->loop, &d.done, 5000));
   assert_int_equal(d.st, MTS_EIO);
-  assert_int_equal(resets, 0);
-  if (!tlog_has(&f->log, "cannot make a new file")) {
+  assert_int_equal(rf.n, 1);
+  if (!tlog_has(&f->log, "the file was replaced by another") ||
+      !tlog_has(&f->log, "no usable file")) {
     fail_msg("log: %s", f->log.text);
   }
   assert_int_equal(mts_cache_put(c, &a, tdone_cb, &d2), MTS_OK);
@@ -1156,8 +1196,7 @@ static void test_sqlite_file_lost_no_new(void **state) {
   assert_int_equal(g->st, MTS_EUNAVAIL);
   free(g);
   fx_close(f, c);
-  snprintf(sub, sizeof(sub), "%s", f->path);
-  assert_int_equal(rmdir(sub), 0);
+  assert_int_equal(rmdir(f->path), 0);
   fx_free(f);
 }
 
@@ -1244,7 +1283,7 @@ int main(void) {
       cmocka_unit_test(test_sqlite_destroy_in_callback),
       cmocka_unit_test(test_sqlite_kill9_durability),
       cmocka_unit_test(test_sqlite_file_lost_table),
-      cmocka_unit_test(test_sqlite_file_lost_no_new),
+      cmocka_unit_test(test_sqlite_retrying),
       cmocka_unit_test(test_sqlite_alloc_sweep),
   };
 

@@ -66,8 +66,11 @@
  * room for at least one record of the largest size. */
 #define SQ_PAGE_SIZE (256 * 1024)
 #define SQ_ERR_MAX 512
-/* How often the worker looks at a file that sees no writes. */
+/* How often the worker looks at a file that sees no writes; a file
+ * that cannot be opened is tried again after SQ_CHECK_S, doubling up to
+ * SQ_RETRY_MAX_S (each failure is logged: about 12 lines an hour). */
 #define SQ_CHECK_S 10
+#define SQ_RETRY_MAX_S 300
 
 enum sq_op { SQ_GET, SQ_PUT, SQ_DEL, SQ_SCAN, SQ_CHECK };
 
@@ -116,7 +119,9 @@ struct cache_sqlite {
   size_t pending;      /* jobs queued and not yet delivered */
   unsigned handles;    /* open uv handles (async, timer) */
   bool check_queued;   /* a check job is on its way */
-  bool reopen_failing; /* the last sq_reopen failed (logged once) */
+  bool reopen_failing; /* the last sq_reopen failed */
+  unsigned retry_s;    /* the wait after it */
+  uint64_t retry_at;   /* uv_now() of the next try */
   bool delivering;     /* inside the async callback */
   bool closing;        /* destroy was called */
 };
@@ -692,6 +697,19 @@ static bool sq_deliver_scan(struct cache_sqlite *s, struct sq_job *j) {
   return false;
 }
 
+/* Opening failed (logged by sq_open): answer from memory, try again. */
+static void sq_retry_later(struct cache_sqlite *s, enum mts_status st) {
+  s->retry_s = !s->reopen_failing ? SQ_CHECK_S
+               : s->retry_s >= SQ_RETRY_MAX_S / 2 ? SQ_RETRY_MAX_S
+                                                  : s->retry_s * 2;
+  s->reopen_failing = true;
+  s->retry_at = uv_now(s->base.loop) + (uint64_t)s->retry_s * 1000u;
+  mts_log(s->base.ctx, MTS_LOG_ERR,
+          "cache sqlite: %.200s: no usable file (%s); answering from memory, "
+          "trying again in %u s",
+          s->path, mts_status_str(st), s->retry_s);
+}
+
 /* Make a new file after the worker lost the old one (loop thread; the
  * worker has no connection and touches none until closed is cleared),
  * then have the owner write back what it holds. */
@@ -701,13 +719,7 @@ static void sq_reopen(struct cache_sqlite *s) {
   mts_sqlite_close(&s->sql); /* the worker closed the connection */
   st = sq_open(s);
   if (st != MTS_OK) {
-    if (!s->reopen_failing) {
-      mts_log(s->base.ctx, MTS_LOG_ERR,
-              "cache sqlite: %.200s: cannot make a new file (%s); answering "
-              "from memory, trying again every %d s",
-              s->path, mts_status_str(st), SQ_CHECK_S);
-    }
-    s->reopen_failing = true;
+    sq_retry_later(s, st);
     return;
   }
   s->reopen_failing = false;
@@ -750,8 +762,9 @@ static void sq_deliver(struct cache_sqlite *s, struct sq_job *j) {
   switch (j->op) {
   case SQ_CHECK:
     s->check_queued = false;
-    /* A new file could not be made last time: try again. */
-    reopen = reopen || (s->reopen_failing && sq_is_closed(s));
+    /* No file could be opened last time: try again when it is time. */
+    reopen = reopen || (s->reopen_failing && sq_is_closed(s) &&
+                        uv_now(s->base.loop) + 500 >= s->retry_at);
     break;
   case SQ_GET:
     if (j->st == MTS_OK &&
@@ -975,9 +988,9 @@ static const struct mts_cache_ops sq_ops = {
     .destroy = sq_destroy,
 };
 
-enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
-                                        const char *path,
-                                        struct mts_cache **out) {
+static enum mts_status sq_create(struct mts_ctx *ctx, uv_loop_t *loop,
+                                 const char *path, bool retry,
+                                 struct mts_cache **out) {
   struct cache_sqlite *s = NULL;
   enum mts_status st;
   bool mu = false, cv = false;
@@ -1002,7 +1015,9 @@ enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
     goto fail;
   }
   st = sq_open(s);
-  if (st != MTS_OK) {
+  if (st == MTS_EIO && retry) {
+    s->closed = true; /* the worker starts without a connection */
+  } else if (st != MTS_OK) {
     goto fail;
   }
   st = MTS_EINTERNAL;
@@ -1037,8 +1052,12 @@ enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
   (void)uv_timer_start(&s->check_timer, sq_check_cb, SQ_CHECK_S * 1000,
                        SQ_CHECK_S * 1000);
   uv_unref((uv_handle_t *)&s->check_timer);
-  mts_log(ctx, MTS_LOG_INFO, "cache sqlite: %.200s: open (schema %d, WAL)",
-          path, SQ_SCHEMA_VERSION);
+  if (s->closed) {
+    sq_retry_later(s, MTS_EIO);
+  } else {
+    mts_log(ctx, MTS_LOG_INFO, "cache sqlite: %.200s: open (schema %d, WAL)",
+            path, SQ_SCHEMA_VERSION);
+  }
   *out = &s->base;
   return MTS_OK;
 fail:
@@ -1050,4 +1069,17 @@ fail:
   }
   sq_free(s);
   return st;
+}
+
+enum mts_status mts_cache_sqlite_create(struct mts_ctx *ctx, uv_loop_t *loop,
+                                        const char *path,
+                                        struct mts_cache **out) {
+  return sq_create(ctx, loop, path, false, out);
+}
+
+enum mts_status mts_cache_sqlite_create_retrying(struct mts_ctx *ctx,
+                                                 uv_loop_t *loop,
+                                                 const char *path,
+                                                 struct mts_cache **out) {
+  return sq_create(ctx, loop, path, true, out);
 }

@@ -145,6 +145,7 @@ struct mts_sts_resolver {
   /* Writing every record back (store_resync): after the store lost its
    * contents, or after writes failed, once it works again. */
   bool resync_wanted;      /* a write failed: resync on recovery */
+  bool resync_after_load;  /* the store was reset: load, then resync */
   bool resyncing;          /* walking the buckets */
   size_t resync_next;      /* the next bucket to write */
   size_t resync_written;   /* records written back so far */
@@ -757,11 +758,31 @@ static void store_resync(struct mts_sts_resolver *r) {
   store_resync_step(r);
 }
 
-/* The store lost its contents (mts_cache_on_reset()). */
+static bool load_each(void *arg, const struct mts_cache_record *c);
+static void load_done(void *arg, enum mts_status st);
+
+/* The store's contents changed under us (mts_cache_on_reset()): a new,
+ * empty file, one moved in, or a store that opened at last. Load what it
+ * holds (memory wins where it knows the domain), then write back all
+ * that memory holds. */
 static void store_reset(void *arg) {
   struct mts_sts_resolver *r = arg;
+  enum mts_status st;
 
-  if (!r->destroyed) {
+  if (r->destroyed) {
+    return;
+  }
+  r->resync_after_load = true;
+  if (r->loading) {
+    return; /* the running load resyncs when done */
+  }
+  r->loaded = 0;
+  st = mts_cache_scan(r->store, load_each, load_done, r->link);
+  if (st == MTS_OK) {
+    r->link->pending++;
+    r->loading = true;
+  } else {
+    r->resync_after_load = false;
     store_resync(r);
   }
 }
@@ -861,6 +882,10 @@ static void load_done(void *arg, enum mts_status st) {
     mts_log(r->ctx, MTS_LOG_INFO, "store %s: loaded %zu record(s)%s",
             mts_cache_name(r->store), r->loaded,
             st == MTS_OK ? "" : " before failing");
+    if (r->resync_after_load && !r->destroyed) {
+      r->resync_after_load = false;
+      store_resync(r);
+    }
   }
   link_release(l);
 }
