@@ -138,11 +138,13 @@ MTS_API const char *mts_cache_name(const struct mts_cache *c);
 
 /*!
  * Ask to be told, on the loop thread, when \p c has lost every record
- * written to it before, or holds other ones (the SQLite store's file was
+ * written to it before, or holds other ones: the SQLite store's file was
  * removed, replaced or damaged and a new one was made, or a store
- * created closed opened at last): \p cb then loads what the store holds
- * and writes back what it holds itself. One callback per store; \p cb NULL removes it (do so before
- * \p arg goes away). NULL \p c is a no-op. Redis does not call it.
+ * created closed opened at last; a Redis server came back without its
+ * keys (its `<prefix>epoch` token changed). \p cb then loads what the
+ * store holds and writes back what it holds itself. One callback per
+ * store; \p cb NULL removes it (do so before \p arg goes away). NULL
+ * \p c is a no-op.
  */
 MTS_API void mts_cache_on_reset(struct mts_cache *c, mts_cache_reset_cb cb,
                                 void *arg);

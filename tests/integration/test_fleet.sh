@@ -5,8 +5,11 @@
 #    answered by B from Redis, without an HTTPS fetch of its own;
 #  - redis-server killed (SIGKILL) during a lookup loop: both daemons keep
 #    answering from memory, each reply quickly, and log the loss; a memory
-#    miss during the outage is still answered; redis-server restarted: both
-#    reconnect by themselves and share policies again;
+#    miss during the outage is still answered; redis-server restarted
+#    (empty: no persistence): both reconnect by themselves, see that it
+#    lost its keys, write back what they hold (the policies committed
+#    before the kill and the one fetched during it), and share policies
+#    again;
 #  - the SQLite store across a restart: the first lookup after a restart is
 #    answered at once, with no fetch.
 # Prints one ok/FAIL line per check, then "N passed, M failed".
@@ -296,6 +299,22 @@ done
 ms=$(($(now_ms) - t0))
 [ "$ok" = 1 ] && pass "redis back: A and B reconnected by themselves ($ms ms)" ||
 	fail "redis back: reconnect" "not within $(tscale 20) s; A: $(tail -c 300 "$T/a.log"); B: $(tail -c 300 "$T/b.log")"
+# The restarted server is empty (no persistence): each daemon sees the
+# new epoch token and writes back what it holds, so the policies
+# committed before the kill, and charset.test fetched during the outage,
+# are in Redis again without a lookup.
+for n in a b; do
+	for _ in $(seq 1 "$(tscale 50)"); do
+		grep -q 'cache redis: the server lost its keys' "$T/$n.log" && break
+		sleep 0.1
+	done
+	grep -q 'cache redis: the server lost its keys' "$T/$n.log" && pass "$n: saw that the new server lost its keys" ||
+		fail "$n: lost keys" "$(grep -i 'redis\|store' "$T/$n.log" | tail -n 3)"
+done
+for d in good.test charset.test; do
+	key_wait "$d" && pass "redis back: $d written back without a lookup" ||
+		fail "redis back: $d written back" "keys: $(rcli KEYS '*' | tr '\n' ' ')"
+done
 fa=$(metric "$PA" "$FS")
 fb=$(metric "$PB" "$FS")
 want_reply "A: crlf.test (fetched)" "$(one "$PA" crlf.test)" 'OK secure match=mail.crlf.test servername=hostname'

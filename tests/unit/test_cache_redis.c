@@ -735,20 +735,33 @@ static void test_redis_down_at_start(void **state) {
   mts_ctx_destroy(ctx);
 }
 
-/* kill -9 the server: calls fail fast; restart: the store reconnects. */
+static void count_reset(void *arg) { (*(int *)arg)++; }
+
+/* kill -9 the server: calls fail fast; restart: the store reconnects,
+ * and tells its owner once that the keys are gone (the epoch token).
+ * A dropped connection to a server that kept its keys does not. */
 static void test_redis_kill_restart(void **state) {
   struct fx *f;
   struct mts_cache *c;
   struct mts_cache_record r = trec("k.example", "1", MTS_STS_MODE_ENFORCE, 60,
                                    0, NULL);
-  int i;
+  redisReply *rep;
+  int i, resets = 0;
 
   NEED_REDIS();
   (void)state;
   f = fx_new(false, NULL);
   c = fx_open(f, "");
+  mts_cache_on_reset(c, count_reset, &resets);
   r.entry.fetched_at = mts_ctx_now(f->ctx);
   assert_int_equal(put_wait(f, c, &r), MTS_OK);
+  /* The connection dropped by the server, its keys kept: no reset. */
+  rep = rsrv_cmd(&f->srv, "CLIENT KILL TYPE normal", NULL, NULL);
+  freeReplyObject(rep);
+  (void)get_until_up(f, c, "k.example", 15000);
+  assert_int_equal(put_wait(f, c, &r), MTS_OK);
+  assert_true(tlog_has(&f->log, "connection lost"));
+  assert_int_equal(resets, 0);
   rsrv_kill(&f->srv, SIGKILL);
   for (i = 0; i < 5; i++) {
     uint64_t t0 = tnow_ms();
@@ -766,6 +779,11 @@ static void test_redis_kill_restart(void **state) {
   /* No persistence: the restarted server is empty. */
   assert_int_equal(get_until_up(f, c, "k.example", 15000), MTS_ENOTFOUND);
   assert_int_equal(put_wait(f, c, &r), MTS_OK);
+  if (resets != 1 ||
+      !tlog_has(&f->log, "the server lost its keys (restarted without")) {
+    fail_msg("%d reset(s) after the restart; log: %s", resets, f->log.text);
+  }
+  mts_cache_on_reset(c, NULL, NULL);
   fx_close(f, c);
   fx_free(f);
 }

@@ -21,7 +21,13 @@
  *  - reconnection is automatic with exponential backoff (100 ms .. 10 s,
  *    reset after a successful handshake);
  *  - a host name is resolved with uv_getaddrinfo (hiredis would block
- *    in getaddrinfo).
+ *    in getaddrinfo);
+ *  - a server that lost its data (restarted without persistence, or
+ *    flushed) is told from a dropped connection by `<prefix>epoch`, a
+ *    random token without TTL: each connection does `SET epoch TOKEN NX`
+ *    and `GET epoch`; a value unlike the one seen before means the keys
+ *    are gone, and the reset callback runs (mts_cache_on_reset()) so the
+ *    owner writes back what it holds (docs/decisions.md CACHE-STORE-8).
  * Replies are outside input: every record read back is checked
  * (mts_cache_record_check) and a bad one is skipped with a log line.
  *
@@ -57,7 +63,9 @@
 #define RD_PREFIX_MAX 128
 #define RD_KEY_MAX (RD_PREFIX_MAX + 7 + MTS_DOMAIN_MAX + 1)
 
-enum rd_kind { RD_GET, RD_PUT, RD_DEL, RD_SCAN, RD_HANDSHAKE };
+enum rd_kind { RD_GET, RD_PUT, RD_DEL, RD_SCAN, RD_HANDSHAKE, RD_EPOCH };
+
+#define RD_EPOCH_LEN 32 /* hex digits of the token */
 
 struct cache_redis;
 
@@ -97,6 +105,10 @@ struct cache_redis {
   int open_handles; /* timers + gai not yet finished closing */
   struct rd_op *ops; /* pending, oldest first */
   struct rd_op *ops_tail;
+  char epoch[RD_EPOCH_LEN + 1]; /* the server's token, "" before the first */
+  /* The epoch check's op: part of the store, so a check never fails
+   * for memory (it is best effort) and never makes a call fail. */
+  struct rd_op epoch_op;
 };
 
 /* ---------------- URL ---------------- */
@@ -335,7 +347,7 @@ static struct rd_op *rd_op_new(struct cache_redis *s, enum rd_kind kind) {
 }
 
 static void rd_op_maybe_free(struct rd_op *op) {
-  if (op->completed && op->refs == 0) {
+  if (op->completed && op->refs == 0 && op != &op->s->epoch_op) {
     mts_free(op->s->base.ctx, op);
   }
 }
@@ -361,6 +373,8 @@ static void rd_complete(struct rd_op *op, enum mts_status st,
       op->done_cb(op->arg, st);
     }
     break;
+  case RD_EPOCH:
+    break; /* nothing waits for it */
   case RD_HANDSHAKE:
     if (st != MTS_OK && !s->closing) {
       mts_log(s->base.ctx, MTS_LOG_ERR,
@@ -576,6 +590,68 @@ fail:
   rd_op_maybe_free(op);
 }
 
+/* Ask for the server's epoch token, setting ours if it has none. */
+static void rd_epoch(struct cache_redis *s) {
+  static const char hex[] = "0123456789abcdef";
+  struct rd_op *op = &s->epoch_op;
+  uint8_t rnd[RD_EPOCH_LEN / 2];
+  char key[RD_PREFIX_MAX + 6], tok[RD_EPOCH_LEN + 1];
+  const char *argv[4] = {"SET", key, tok, "NX"};
+  size_t lens[4] = {3, 0, RD_EPOCH_LEN, 2};
+  size_t i;
+
+  if (!op->completed || op->refs > 0 ||
+      uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) {
+    return; /* the last one still owes replies; or no check this time */
+  }
+  for (i = 0; i < sizeof(rnd); i++) {
+    tok[2 * i] = hex[rnd[i] >> 4];
+    tok[2 * i + 1] = hex[rnd[i] & 15];
+  }
+  tok[RD_EPOCH_LEN] = '\0';
+  memcpy(key, s->prefix, s->prefix_len);
+  memcpy(key + s->prefix_len, "epoch", 6);
+  lens[1] = s->prefix_len + 5;
+  memset(op, 0, sizeof(*op));
+  op->s = s;
+  op->kind = RD_EPOCH;
+  op->deadline = uv_now(s->base.loop) + RD_CMD_TIMEOUT_MS;
+  rd_list_add(s, op);
+  if (!rd_send(s, op, 4, argv, lens)) {
+    goto fail;
+  }
+  argv[0] = "GET";
+  if (!rd_send(s, op, 2, argv, lens)) {
+    goto fail;
+  }
+  return;
+fail:
+  rd_complete(op, MTS_EUNAVAIL, NULL);
+  rd_op_maybe_free(op);
+}
+
+/* The GET epoch reply: a token unlike the last one seen means the keys
+ * written before are gone. */
+static void rd_on_epoch(struct cache_redis *s, const redisReply *reply) {
+  if (reply->type != REDIS_REPLY_STRING || reply->len != RD_EPOCH_LEN) {
+    return; /* an error, or not our token: no verdict */
+  }
+  if (s->epoch[0] != '\0' &&
+      memcmp(s->epoch, reply->str, RD_EPOCH_LEN) != 0) {
+    mts_log(s->base.ctx, MTS_LOG_WARNING,
+            "cache redis: the server lost its keys (restarted without "
+            "persistence, or flushed); writing back what this process "
+            "holds");
+    memcpy(s->epoch, reply->str, RD_EPOCH_LEN);
+    if (s->base.reset_cb != NULL) {
+      s->base.reset_cb(s->base.reset_arg);
+    }
+    return;
+  }
+  memcpy(s->epoch, reply->str, RD_EPOCH_LEN);
+  s->epoch[RD_EPOCH_LEN] = '\0';
+}
+
 static void rd_connect_to(struct cache_redis *s, const char *ip) {
   redisAsyncContext *ac;
 
@@ -607,6 +683,9 @@ static void rd_connect_to(struct cache_redis *s, const char *ip) {
                        RD_CONNECT_TIMEOUT_MS, 0);
   /* Commands queue behind the connect; AUTH and SELECT go first. */
   rd_handshake(s);
+  if (s->ac != NULL) {
+    rd_epoch(s);
+  }
 }
 
 static void rd_maybe_free(struct cache_redis *s);
@@ -946,6 +1025,12 @@ static void rd_reply_cb(redisAsyncContext *ac, void *r, void *privdata) {
       rd_scan_keys(op, reply);
     }
     break;
+  case RD_EPOCH:
+    if (op->refs == 0) {
+      rd_complete(op, MTS_OK, NULL); /* before the reset: it may call in */
+      rd_on_epoch(s, reply);
+    }
+    break;
   }
 done:
   rd_op_maybe_free(op);
@@ -1231,6 +1316,8 @@ enum mts_status mts_cache_redis_create(struct mts_ctx *ctx, uv_loop_t *loop,
     }
     goto fail;
   }
+  s->epoch_op.s = s;
+  s->epoch_op.completed = true; /* free for the first check */
   s->prefix_len = strlen(prefix);
   s->prefix = mts_strndup(ctx, prefix, s->prefix_len);
   if (s->prefix == NULL) {
