@@ -245,6 +245,9 @@ CADIR=$MTSW_DIR/ca openssl ca -batch -notext -config "$MTSW_DIR/openssl.cnf" \
 #   rstlate  the same after the handshake and the HTTP request
 #   stall  headers (Content-Length: 500) and the first 100 body bytes,
 #          then nothing until the client closes (at most HOLD seconds)
+#   hdrflood  the status line, then header lines without end, as fast as
+#          it can, until the client closes (at most HOLD seconds)
+#   hdrbig  the status line, then one header line that never ends
 # LOG gets one line per connection: "MODE ...", and for a stalled one
 # "active=N" (connections stalled at once) and later "closed after S s".
 cat >"$T/policysrv.py" <<'EOF'
@@ -303,6 +306,22 @@ def stall(t, line, host):
         active -= 1
     log("closed after %.1f s %s" % (time.monotonic() - t0, host))
 
+def flood(t, mode):
+    t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
+              (b"X-Big: " if mode == "hdrbig" else b""))
+    t0 = time.monotonic()
+    i = 0
+    try:
+        while time.monotonic() - t0 < hold:
+            if mode == "hdrbig":
+                t.sendall(b"a" * 16384)
+            else:
+                t.sendall(b"".join(b"X-Pad-%d: %s\r\n" % (i + k, b"a" * 64)
+                                   for k in range(100)))
+                i += 100
+    except (OSError, ssl.SSLError):
+        pass
+
 def handle(c):
     try:
         mode = open(modefile).read().strip()
@@ -328,7 +347,10 @@ def handle(c):
             log("rstlate")
             t.close()
             return
-        if mode == "stall":
+        if mode in ("hdrflood", "hdrbig"):
+            log(mode)
+            flood(t, mode)
+        elif mode == "stall":
             stall(t, line, host)
         else:
             body = policy(host)
@@ -475,11 +497,12 @@ check_burst() {
 		fail "$1: slowest lookup" "${worst} ms"
 }
 
-# reset ID MODE NAME: rst.test's host resets connections (MODE of the
-# policy server); the id changes to ID; 300 lookups over 3 s; then check
-# answers, log, metrics and connection count.
+# reset ID MODE NAME [REASON]: rst.test's host resets connections (MODE
+# of the policy server); the id changes to ID; 300 lookups over 3 s; then
+# check answers, log (the reason matching the ERE REASON, by default a
+# reset), metrics and connection count.
 reset() {
-	local id=$1 mode=$2 name=$3 m0 m1 c0 c1 r
+	local id=$1 mode=$2 name=$3 why=${4:-'[Rr]eset by peer'} m0 m1 c0 c1 r
 	echo "$mode" >"$T/mode.a"
 	m0=$(fetches)
 	c0=$(srvcount "$T/srv.a.log" "^$mode\$")
@@ -489,8 +512,8 @@ reset() {
 	grep -q "WARNING.*failure domain=rst\.test id=$id result=sts-policy-fetch-error" "$DLOG" &&
 		pass "$name: logged as a warning with result=sts-policy-fetch-error" ||
 		fail "$name: log" "$(grep "failure domain=rst.test id=$id" "$DLOG" | tail -n 1)"
-	grep -q "failure domain=rst\.test id=$id .*reason=.*[Rr]eset by peer" "$DLOG" &&
-		pass "$name: the reason says the connection was reset" ||
+	grep -Eq "failure domain=rst\.test id=$id .*reason=.*$why" "$DLOG" &&
+		pass "$name: the reason: $(grep -Eo "failure domain=rst\.test id=$id .*reason=.{0,160}" "$DLOG" | sed 's/.*reason=//' | tail -n 1)" ||
 		fail "$name: reason" "$(grep "failure domain=rst.test id=$id" "$DLOG" | tail -n 1)"
 	c1=$(srvcount "$T/srv.a.log" "^$mode\$")
 	[ $((c1 - c0)) -eq 1 ] && pass "$name: one connection for id $id (per-id backoff, no storm)" ||
@@ -505,6 +528,14 @@ reset() {
 # An RST in answer to the ClientHello, and one in answer to the request.
 reset rst2 rst "reset during the TLS handshake"
 reset rst3 rstlate "reset after the request"
+# Endless headers: the fetch must end (curl's limit on a response's
+# headers, or the fetch timeout) without the daemon's memory following.
+rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$DPID/status")
+reset rst4 hdrflood "header lines without end" '([Hh]eader|too large|[Tt]imed out)'
+reset rst5 hdrbig "a header line without end" '([Hh]eader|too large|[Tt]imed out)'
+rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$DPID/status")
+[ "$rss1" -lt $((rss0 + 16384)) ] && pass "endless headers: daemon RSS $rss0 -> $rss1 KiB (< +16 MiB)" ||
+	fail "endless headers: memory" "RSS $rss0 -> $rss1 KiB"
 
 # Stalled body: 100 of 500 bytes, then silence. The id changes again
 # while the first fetch hangs: the second id is fetched after the first
