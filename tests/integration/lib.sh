@@ -97,6 +97,36 @@ tscale() {
 	echo $(($1 * k))
 }
 
+# sm_burst PORT DOMAIN N SECONDS: N socketmap lookups (zone postfix) of
+# DOMAIN at 127.0.0.1:PORT in the world, spread over about SECONDS, one
+# connection each; prints "<answers OK secure> <slowest ms>".
+sm_burst() {
+	timeout -k 2 120 ip netns exec "$MTSW_NS" python3 - "$@" <<'EOF'
+import socket, sys, time
+port, dom, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+key = b"postfix " + dom.encode()
+req = str(len(key)).encode() + b":" + key + b","
+ok = 0
+worst = 0.0
+for i in range(n):
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(req)
+    buf = b""
+    while not buf.endswith(b","):
+        c = s.recv(65536)
+        if not c:
+            break
+        buf += c
+    s.close()
+    worst = max(worst, time.monotonic() - t0)
+    if b":OK secure match=" in buf:
+        ok += 1
+    time.sleep(secs / n)
+print(ok, int(worst * 1000))
+EOF
+}
+
 summary() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]

@@ -116,33 +116,9 @@ metric() {
 		awk -v k="$1" '$1 == k { print $2 }'
 }
 
-# burst DOMAIN N SECONDS: N lookups spread over about SECONDS on one
-# connection each; prints "<answers OK> <slowest ms>".
+# burst DOMAIN N SECONDS: sm_burst (lib.sh) against this test's daemon.
 burst() {
-	timeout -k 2 120 ip netns exec "$MTSW_NS" python3 - "$PORT" "$1" "$2" "$3" <<'EOF'
-import socket, sys, time
-port, dom, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-key = b"postfix " + dom.encode()
-req = str(len(key)).encode() + b":" + key + b","
-ok = 0
-worst = 0.0
-for i in range(n):
-    t0 = time.monotonic()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(req)
-    buf = b""
-    while not buf.endswith(b","):
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    s.close()
-    worst = max(worst, time.monotonic() - t0)
-    if b":OK secure match=" in buf:
-        ok += 1
-    time.sleep(secs / n)
-print(ok, int(worst * 1000))
-EOF
+	sm_burst "$PORT" "$@"
 }
 
 NGINX_CONF=$MTSW_DIR/nginx/hosts.conf
@@ -397,7 +373,20 @@ lost() {
 	after=$(domains)
 	missing=$(printf '%s\n' "$before" | comm -23 - <(printf '%s\n' "$after"))
 	[ -z "$missing" ] && pass "$name: the file holds every policy again ($(printf '%s\n' "$after" | grep -c .))" ||
-		fail "$name: records" "missing: $(printf "%s " $missing); log: $(since | grep -i store | tail -n 3)"
+		fail "$name: records" "missing: $(printf "%s" "$missing" | tr "\n" " "); log: $(since | grep -i store | tail -n 3)"
+}
+
+# served_from_file NAME DOMAINS: the daemon just started (fetch count
+# f0) answers every one of DOMAINS from its file, without a fetch.
+served_from_file() {
+	local d r bad=
+	for d in $2; do
+		r=$(q "$d")
+		case $r in *"OK "* | *"NOTFOUND"*) ;; *) bad="$bad $d:$r" ;; esac
+	done
+	[ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
+		pass "$1: all $(printf '%s\n' "$2" | grep -c .) policies answered from the file, no fetch" ||
+		fail "$1" "fetches $f0 -> $(fetches);$bad"
 }
 
 mark
@@ -421,14 +410,7 @@ rm -f "$DISK"/cache.db.damaged-*
 stop
 f0=$(fetches)
 start
-bad=
-for d in $before; do
-	r=$(q "$d")
-	case $r in *"OK "* | *"NOTFOUND"*) ;; *) bad="$bad $d:$r" ;; esac
-done
-[ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
-	pass "restart: all $(printf "%s\n" "$before" | grep -c .) policies answered from the file, no fetch" ||
-	fail "restart after the file faults" "fetches $f0 -> $(fetches);$bad"
+served_from_file "restart after the file faults" "$before"
 
 # ---- kill -9 under load ----
 # Lookups on 4 connections and forced refreshes (fetch + write) of every
@@ -454,14 +436,7 @@ committed=$(domains)
 	fail "kill -9 under load: file" "$(timeout -k 2 15 "$MTASTS" cache list --sqlite "$DB" 2>&1 | tail -n 3)"
 f0=$(fetches)
 start
-bad=
-for d in $committed; do
-	r=$(q "$d")
-	case $r in *"OK "* | *"NOTFOUND"*) ;; *) bad="$bad $d:$r" ;; esac
-done
-[ -z "$bad" ] && [ "$(fetches)" = "$f0" ] &&
-	pass "kill -9 under load: every committed policy answered after the restart, no fetch" ||
-	fail "kill -9 under load: restart" "fetches $f0 -> $(fetches);$bad"
+served_from_file "kill -9 under load, then a restart" "$committed"
 stop
 
 # ---- a store file that cannot be opened at the start ----

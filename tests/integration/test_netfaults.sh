@@ -144,33 +144,9 @@ fetches() {
 		awk '$1 ~ /^mtastsd_fetches_total[{]/ { n += $2 } END { print n + 0 }'
 }
 
-# burst DOMAIN N SECONDS: N lookups spread over about SECONDS on one
-# connection each; prints "<answers OK> <slowest ms>".
+# burst DOMAIN N SECONDS: sm_burst (lib.sh) against this test's daemon.
 burst() {
-	timeout -k 2 120 ip netns exec "$MTSW_NS" python3 - "$PORT" "$1" "$2" "$3" <<'EOF'
-import socket, sys, time
-port, dom, n, secs = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-key = b"postfix " + dom.encode()
-req = str(len(key)).encode() + b":" + key + b","
-ok = 0
-worst = 0.0
-for i in range(n):
-    t0 = time.monotonic()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(req)
-    buf = b""
-    while not buf.endswith(b","):
-        c = s.recv(65536)
-        if not c:
-            break
-        buf += c
-    s.close()
-    worst = max(worst, time.monotonic() - t0)
-    if b":OK secure match=" in buf:
-        ok += 1
-    time.sleep(secs / n)
-print(ok, int(worst * 1000))
-EOF
+	sm_burst "$PORT" "$@"
 }
 
 # wait_log FILE PATTERN TENTHS: wait until FILE has a line matching the
