@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -69,6 +70,13 @@ int mtastsd_log_init(struct mtastsd_log *lg, enum mtastsd_level level,
     return -1;
   }
   return 0;
+}
+
+int mtastsd_log_chown(struct mtastsd_log *lg, uid_t uid, gid_t gid) {
+  if (lg->path == NULL || !lg->owned || lg->file == NULL) {
+    return 0;
+  }
+  return fchown(fileno(lg->file), uid, gid);
 }
 
 int mtastsd_log_reopen(struct mtastsd_log *lg) {

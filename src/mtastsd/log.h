@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <mtasts/common.h>
 
@@ -55,6 +56,11 @@ int mtastsd_log_init(struct mtastsd_log *lg, enum mtastsd_level level,
                      const char *dest);
 
 /*! Reopen the log file (after rotation, on SIGHUP). \return 0 or -1. */
+/* Give the log file to \p uid / \p gid ((uid_t)-1, (gid_t)-1: leave
+ * as is) before root is dropped, so that SIGHUP can reopen it (as
+ * unbound does for its logfile). A no-op without a log file of ours.
+ * \return 0, or -1 with errno. */
+int mtastsd_log_chown(struct mtastsd_log *lg, uid_t uid, gid_t gid);
 int mtastsd_log_reopen(struct mtastsd_log *lg);
 
 /*! Close the file or syslog; a zeroed \p lg is a no-op. */

@@ -204,6 +204,13 @@ static int resolve_ids(struct mtastsd_log *lg, const struct opts *o,
 /* Bind first, then drop: setgroups, setgid, setuid (real, effective and
  * saved IDs, so privileges cannot come back). */
 static int drop_privileges(struct mtastsd_log *lg, const struct ids *ids) {
+  if ((ids->set_uid || ids->set_gid) && geteuid() == 0 &&
+      mtastsd_log_chown(lg, ids->set_uid ? ids->uid : (uid_t)-1,
+                        ids->set_gid ? ids->gid : (gid_t)-1) != 0) {
+    /* Not fatal: only a later SIGHUP cannot reopen the file. */
+    mtastsd_log_errno(lg, MTASTSD_WARN, M_LOG,
+                      "giving the log file to the run user");
+  }
   if (ids->set_gid) {
     if (geteuid() == 0 && setgroups(1, &ids->gid) != 0) {
       mtastsd_log_errno(lg, MTASTSD_ERROR, M_LOG, "setgroups");

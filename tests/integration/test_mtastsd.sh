@@ -230,6 +230,11 @@ sleep 1
 q postfix good.test
 EOF
 grep -q 'configuration reloaded' "$DLOG" && pass "reload logged" || fail "reload logged" "$(tail -c 400 "$DLOG")"
+# The log file, made by root, was given to nobody before the drop: the
+# reload reopened it.
+! grep -q 'reopening the log file' "$DLOG" && [ "$(stat -c %U "$DLOG")" = nobody ] &&
+	pass "SIGHUP as nobody reopened the log file (owned by nobody)" ||
+	fail "log reopen as nobody" "owner $(stat -c %U "$DLOG"): $(grep 'log file' "$DLOG" | tail -n 2)"
 
 # SIGTERM with a request in flight (slow.test takes the 2 s HTTPS timeout):
 # it is answered, then a clean exit.
