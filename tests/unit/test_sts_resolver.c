@@ -1320,6 +1320,112 @@ static void test_store_file_removed(void **state) {
   (void)rmdir(dir);
 }
 
+struct wb_count {
+  int puts_done;
+  int seen;
+  bool done;
+};
+
+static void wb_put_done(void *arg, enum mts_status st) {
+  assert_int_equal(st, MTS_OK);
+  ((struct wb_count *)arg)->puts_done++;
+}
+
+static bool wb_each(void *arg, const struct mts_cache_record *rec) {
+  (void)rec;
+  ((struct wb_count *)arg)->seen++;
+  return true;
+}
+
+static void wb_scan_done(void *arg, enum mts_status st) {
+  assert_int_equal(st, MTS_OK);
+  ((struct wb_count *)arg)->done = true;
+}
+
+#define WB_N 1000
+
+/* Fill \p path with WB_N policies, or count what it holds (\p fill
+ * false). \return the count. */
+static int wb_store(const char *path, bool fill) {
+  static const char body[] =
+      "version: STSv1\nmode: enforce\nmx: mail.example.net\nmax_age: 86400\n";
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_cache *c = NULL;
+  struct wb_count n = {0};
+  uv_loop_t loop;
+  int i;
+
+  assert_int_equal(uv_loop_init(&loop), 0);
+  assert_int_equal(mts_cache_sqlite_create(ctx, &loop, path, &c), MTS_OK);
+  for (i = 0; fill && i < WB_N; i++) {
+    struct mts_cache_record r;
+    char d[32];
+
+    (void)snprintf(d, sizeof(d), "d%04d.test", i);
+    memset(&r, 0, sizeof(r));
+    mts_sts_entry_init(&r.entry);
+    r.domain = d;
+    r.entry.has_policy = true;
+    (void)snprintf(r.entry.id, sizeof(r.entry.id), "id%d", i);
+    r.entry.mode = MTS_STS_MODE_ENFORCE;
+    r.entry.max_age = 86400;
+    r.entry.fetched_at = T0;
+    r.body = (const uint8_t *)body;
+    r.body_len = sizeof(body) - 1;
+    r.updated_at = T0;
+    assert_int_equal(mts_cache_put(c, &r, wb_put_done, &n), MTS_OK);
+  }
+  assert_int_equal(mts_cache_scan(c, wb_each, wb_scan_done, &n), MTS_OK);
+  while (!n.done) {
+    (void)uv_run(&loop, UV_RUN_ONCE);
+  }
+  assert_int_equal(n.puts_done, fill ? WB_N : 0);
+  mts_cache_destroy(c);
+  assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  mts_ctx_destroy(ctx);
+  return n.seen;
+}
+
+/* 1,000 policies loaded from the store, whose file is then removed:
+ * all of them are written back to the new file, at most
+ * RS_RESYNC_INFLIGHT store calls at a time. */
+static void test_store_writeback_many(void **state) {
+  struct mts_sts_resolver_options o;
+  struct env e;
+  char dir[] = "/tmp/mts-resolver-XXXXXX";
+  char path[64];
+  size_t n = WB_N;
+  int i;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  (void)snprintf(path, sizeof(path), "%s/cache.db", dir);
+  assert_int_equal(wb_store(path, true), WB_N);
+  mts_sts_resolver_options_init(&o);
+  env_init_store(&e, &o, path);
+  run_until(&e, records_loaded, &n, 10000, "store load");
+  assert_int_equal(unlink(path), 0);
+  assert_int_equal(mts_sts_resolver_purge(e.r, "other.test"), MTS_OK);
+  for (i = 0; i < 500; i++) {
+    run_for(&e, 20);
+    if (log_find(&e.log, MTS_LOG_INFO, "1000 record(s) written back", NULL) >=
+        0) {
+      break;
+    }
+  }
+  if (log_find(&e.log, MTS_LOG_INFO, "1000 record(s) written back", NULL) <
+      0) {
+    fail_msg("the 1000 records were not written back");
+  }
+  assert_int_equal(stats(&e).store_errors, 1); /* the purge that found it */
+  env_done(&e);
+  assert_int_equal(wb_store(path, false), WB_N);
+  mts_test_rm_db(path);
+  (void)rmdir(dir);
+}
+
 static void noop_cb(void *arg, const struct mts_sts_answer *a) {
   (void)arg;
   (void)a;
@@ -1462,6 +1568,7 @@ int main(void) {
       cmocka_unit_test(test_each_get),
       cmocka_unit_test(test_store_restart),
       cmocka_unit_test(test_store_file_removed),
+      cmocka_unit_test(test_store_writeback_many),
       cmocka_unit_test(test_alloc_sweep),
   };
 
