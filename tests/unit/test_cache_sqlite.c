@@ -1125,6 +1125,55 @@ static void test_sqlite_file_lost_table(void **state) {
   }
 }
 
+/* Two stores on one file, the file removed: the first makes a new file;
+ * the second, finding a file that is not the one it opened, opens it
+ * and leaves its WAL alone (removing it would lose the first's commits). */
+static void test_sqlite_file_lost_shared(void **state) {
+  struct fx *f = fx_new();
+  struct mts_cache *c1 = fx_open(f), *c2 = fx_open(f);
+  struct mts_cache_record a = trec("a.example", "a1", MTS_STS_MODE_ENFORCE,
+                                   86400, 1600000000, "A");
+  struct mts_cache_record b = trec("b.example", "b1", MTS_STS_MODE_ENFORCE,
+                                   86400, 1600000000, "B");
+  struct tdone d1 = {0}, d2 = {0};
+  struct tget *g;
+  int r1 = 0, r2 = 0;
+
+  (void)state;
+  mts_cache_on_reset(c1, reset_cb, &r1);
+  mts_cache_on_reset(c2, reset_cb, &r2);
+  put_sync(f, c1, &a);
+  assert_int_equal(unlink(f->path), 0);
+  assert_int_equal(mts_cache_put(c1, &a, tdone_cb, &d1), MTS_OK);
+  assert_true(trun_until(&f->loop, &d1.done, 5000));
+  assert_int_equal(r1, 1); /* c1 made the new file */
+  put_sync(f, c1, &a);
+  assert_int_equal(mts_cache_put(c2, &b, tdone_cb, &d2), MTS_OK);
+  assert_true(trun_until(&f->loop, &d2.done, 5000));
+  assert_int_equal(r2, 1); /* c2 opened it */
+  if (!tlog_has(&f->log, "the file was replaced by another")) {
+    fail_msg("log: %s", f->log.text);
+  }
+  put_sync(f, c2, &b);
+  put_sync(f, c1, &b);
+  g = get_sync(f, c2, "a.example"); /* c1's commit, seen by c2 */
+  assert_int_equal(g->st, MTS_OK);
+  free(g);
+  mts_cache_on_reset(c1, NULL, NULL);
+  mts_cache_on_reset(c2, NULL, NULL);
+  fx_close(f, c1);
+  fx_close(f, c2);
+  c1 = fx_open(f);
+  g = get_sync(f, c1, "a.example");
+  assert_int_equal(g->st, MTS_OK);
+  free(g);
+  g = get_sync(f, c1, "b.example");
+  assert_int_equal(g->st, MTS_OK);
+  free(g);
+  fx_close(f, c1);
+  fx_free(f);
+}
+
 struct reset_flag {
   int n;
   bool done;
@@ -1283,6 +1332,7 @@ int main(void) {
       cmocka_unit_test(test_sqlite_destroy_in_callback),
       cmocka_unit_test(test_sqlite_kill9_durability),
       cmocka_unit_test(test_sqlite_file_lost_table),
+      cmocka_unit_test(test_sqlite_file_lost_shared),
       cmocka_unit_test(test_sqlite_retrying),
       cmocka_unit_test(test_sqlite_alloc_sweep),
   };

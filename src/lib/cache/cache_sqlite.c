@@ -98,6 +98,13 @@ struct sq_job {
                         scan: records, each as u32 length + encoding */
 };
 
+/* A -wal or -shm file as this connection opened it. */
+struct sq_aux {
+  bool known;
+  dev_t dev;
+  ino_t ino;
+};
+
 struct cache_sqlite {
   struct mts_cache base;
   char *path;          /* ours; sql.path is the open connection's copy */
@@ -105,6 +112,7 @@ struct cache_sqlite {
    * loop thread's (sq_reopen) while closed. */
   struct mts_sqlite sql;
   sqlite3_stmt *q_get, *q_put, *q_del, *q_scan;
+  struct sq_aux wal, shm; /* ours: only these are removed (sq_lose) */
   uv_thread_t thread;
   uv_mutex_t mu;
   uv_cond_t cv;
@@ -153,6 +161,19 @@ static const struct mts_sqlite_schema sq_schema = {
     .busy_timeout_ms = SQ_BUSY_TIMEOUT_MS,
 };
 
+/* Remember which file \p path + \p sfx is now (the open connection's). */
+static void sq_aux_note(struct sq_aux *x, const char *path, const char *sfx) {
+  char a[4096];
+  struct stat sb;
+
+  x->known = snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a) &&
+             stat(a, &sb) == 0;
+  if (x->known) {
+    x->dev = sb.st_dev;
+    x->ino = sb.st_ino;
+  }
+}
+
 /* Finalize the statements and close the connection; the path copy
  * stays (no context: the worker calls this). */
 static void sq_close_db(struct cache_sqlite *s) {
@@ -195,6 +216,8 @@ static enum mts_status sq_open(struct cache_sqlite *s) {
     mts_sqlite_close(&s->sql);
     return MTS_EIO;
   }
+  sq_aux_note(&s->wal, s->path, "-wal");
+  sq_aux_note(&s->shm, s->path, "-shm");
   return MTS_OK;
 }
 
@@ -267,11 +290,16 @@ static void sq_rename(const char *from, const char *to, const char *sfx) {
   }
 }
 
-/* Remove \p path + \p sfx, if it exists. */
-static void sq_unlink(const char *path, const char *sfx) {
+/* Remove \p path + \p sfx if it is still the file \p x noted: another
+ * process sharing the store may already have made a new file, whose WAL
+ * must not go. */
+static void sq_unlink_ours(const char *path, const char *sfx,
+                           const struct sq_aux *x) {
   char a[4096];
+  struct stat sb;
 
-  if (snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a)) {
+  if (x->known && snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a) &&
+      stat(a, &sb) == 0 && sb.st_dev == x->dev && sb.st_ino == x->ino) {
     (void)unlink(a);
   }
 }
@@ -289,8 +317,8 @@ static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
     /* SQLite neither checkpoints nor deletes the WAL of a file that has
      * moved: left there, it would be replayed into the next file at the
      * path (seen: the old rows in the file that replaced it). */
-    sq_unlink(s->path, "-wal");
-    sq_unlink(s->path, "-shm");
+    sq_unlink_ours(s->path, "-wal", &s->wal);
+    sq_unlink_ours(s->path, "-shm", &s->shm);
   }
   j->lost = why;
   if (j->st == MTS_OK) {
