@@ -28,9 +28,14 @@
 /* Token units per request: the bucket counts in 1/60 requests so that a
  * rate per minute refills an integer number of units per second. */
 #define UNITS 60u
-/* Bodies sent without Content-Length that grow past the limit are read
- * and dropped up to this many times the limit, then the connection is
- * closed without an answer. */
+/* A body past the limit is read and dropped up to this many times the
+ * limit, then answered 413: a client that sends its whole body before it
+ * reads (curl without "Expect: 100-continue", most senders) would
+ * otherwise see the connection reset under the answer, because closing a
+ * socket with unread data sends RST, and report a transport error instead
+ * of the 413. Larger bodies, declared or not, are not read: a declared one
+ * is refused on its headers, an undeclared one gets the connection closed
+ * without an answer. */
 #define DISCARD_FACTOR 2u
 
 struct bucket {
@@ -487,8 +492,16 @@ static unsigned check_headers(struct mts_rpt_receiver *r,
       v = v * 10 + (uint64_t)(cl[i] - '0');
     }
     if (v > r->max_body) {
-      *msg = "report too large";
-      return 413;
+      const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_EXPECT);
+
+      /* Refused now if the client waits for "100 Continue" (it sends
+       * nothing more) or the body is too large to drain. */
+      if (ex != NULL || v > (uint64_t)DISCARD_FACTOR * r->max_body) {
+        *msg = "report too large";
+        return 413;
+      }
+      q->too_big = true;
     }
   }
   return 0;
