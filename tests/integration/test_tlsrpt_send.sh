@@ -422,6 +422,47 @@ while :; do
 	sleep 0.1
 done
 check "daemon: 3 datagrams counted" test "$got" = 3
+
+# The state file removed, then damaged, under the running daemon
+# (CACHE-STORE-8): the next datagram notices it; removed, everything is
+# copied into a new file; truncated, the file is kept aside and a new one
+# made. `report show` runs only after the daemon's message: run earlier,
+# it would itself create a new file at the path (a replacement).
+send_live() {
+	python3 - "$T/tlsrpt.sock" "$1" <<'PYEOF' || true
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+msg = b'{"dpv":"1","d":"live.test","pr":"v=TLSRPTv1; rua=mailto:a@live.test","policies":[{"policy-type":9,"t":0,"f":0}]}'
+for _ in range(int(sys.argv[2])):
+    s.sendto(msg, sys.argv[1])
+PYEOF
+}
+# wait_log PATTERN: up to 10 s for the daemon's log to say it
+wait_log() {
+	local i=0
+	until grep -q "$1" "$T/daemon.log"; do
+		i=$((i + 1))
+		[ "$i" -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+live_count() {
+	"$MTASTS" report show --state "$T/state.db" --domain live.test --json 2>/dev/null |
+		python3 -c "import json,sys; a=json.load(sys.stdin)['aggregates']; print(a[0]['successful'] if a else 0)" 2>/dev/null || echo 0
+}
+rm -f "$T/state.db"
+send_live 2
+check "daemon: state file removed: noticed and logged" \
+	wait_log "state.db: the file was removed under us; all it held is copied into a new file"
+got=$(live_count)
+check "daemon: state file removed: all 5 datagrams in the new file ($got)" test "$got" = 5
+truncate -s 0 "$T/state.db"
+send_live 1
+check "daemon: state file truncated: noticed and logged" \
+	wait_log "state.db: the file is damaged (truncated or overwritten); moved to"
+got=$(live_count)
+check "daemon: state file truncated: a new file counts on (1: $got)" test "$got" = 1
+check "daemon: the damaged file is kept" ls "$T"/state.db.damaged-*[0-9]
 t0=$(now_ms)
 kill -TERM "$DAEMON_PID"
 rc=0

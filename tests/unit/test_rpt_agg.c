@@ -839,6 +839,33 @@ static void test_refuses_foreign_and_world_writable(void **state) {
   }
 }
 
+/* The state file removed under the running collector: the next event
+ * notices it, and the day's counts are all in the new file, read back by
+ * a second process (a fresh open) as after a restart. */
+static void test_file_removed(void **state) {
+  struct fx *f = *state;
+  struct mts_rpt_agg *g = open_store(f, "mta1");
+  struct mts_rpt_event e;
+  struct rows rs;
+
+  e = ev_sts(DAY0 + 100, true, NULL, 0);
+  add(g, &e, true);
+  e = ev_sts(DAY0 + 200, false, &F_CERT, 1);
+  add(g, &e, true);
+  assert_int_equal(unlink(f->path), 0);
+  e = ev_sts(DAY0 + 300, true, NULL, 0);
+  add(g, &e, true);
+  mts_rpt_agg_close(g);
+
+  g = open_store(f, "mta1");
+  memset(&rs, 0, sizeof(rs));
+  assert_int_equal(mts_rpt_agg_days(g, -1, NULL, collect_day, &rs), MTS_OK);
+  assert_int_equal(rs.n, 1);
+  assert_int_equal(rs.r[0].ok, 2);
+  assert_int_equal(rs.r[0].bad, 1);
+  mts_rpt_agg_close(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_days),
@@ -855,6 +882,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_schedule_and_delivery, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_claim, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_file_removed, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_report_json_freeze, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep, fx_setup,

@@ -5,7 +5,8 @@
  * summary and failure rows with the domain and day filters, the
  * readiness thresholds, one transaction per add (a failing insert leaves
  * nothing), damaged / foreign / newer / world-writable files refused
- * with a clear logged reason, and an allocation-failure sweep.
+ * with a clear logged reason, a file removed or damaged under the open
+ * store replaced, and an allocation-failure sweep.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -792,6 +793,45 @@ static void test_add_atomic(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* A receiver's store whose file is removed, then damaged, while open:
+ * the statements are made again on the new file, nothing received
+ * before the removal is lost, the damaged file is kept aside. */
+static void test_file_lost(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_rpt_store *st = NULL;
+  char path[128], cmd[256];
+
+  (void)state;
+  db_path(path, sizeof(path), "lost.db");
+  assert_int_equal(mts_rpt_store_open(ctx, path, &st), MTS_OK);
+  mts_ctx_set_log(ctx, log_cb, NULL, MTS_LOG_WARNING);
+  assert_int_equal(add_simple(ctx, st, "Org", "l-1", 10, "example.com", 3, 0),
+                   MTS_RPT_STORE_NEW);
+  assert_int_equal(unlink(path), 0);
+  lastlog[0] = '\0';
+  assert_int_equal(add_simple(ctx, st, "Org", "l-2", 10, "example.com", 4, 0),
+                   MTS_RPT_STORE_NEW);
+  assert_non_null(strstr(lastlog, "removed under us; all it held is copied"));
+  /* a duplicate of a report received before the removal is still known */
+  assert_int_equal(add_simple(ctx, st, "Org", "l-1", 10, "example.com", 3, 0),
+                   MTS_RPT_STORE_DUPLICATE);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM report"), 2);
+
+  assert_int_equal(truncate(path, 0), 0);
+  lastlog[0] = '\0';
+  assert_int_equal(add_simple(ctx, st, "Org", "l-3", 10, "example.com", 5, 0),
+                   MTS_RPT_STORE_NEW);
+  assert_non_null(strstr(lastlog, "damaged (truncated or overwritten); "
+                                  "moved to "));
+  mts_rpt_store_close(st);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM report"), 1);
+  (void)snprintf(cmd, sizeof(cmd), "ls %s/lost.db.damaged-*[0-9] >/dev/null",
+                 tmpdir);
+  assert_int_equal(system(cmd), 0);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- files that are not ours ---- */
 
 struct bad_case {
@@ -958,6 +998,7 @@ int main(void) {
       cmocka_unit_test(test_summary_rows),
       cmocka_unit_test(test_readiness),
       cmocka_unit_test(test_add_atomic),
+      cmocka_unit_test(test_file_lost),
       cmocka_unit_test(test_bad_files),
       cmocka_unit_test(test_alloc_sweep),
   };

@@ -3,10 +3,13 @@
  * (core/sqlite.c): a new file gets the schema, a reopen keeps it, and
  * files that are not ours (newer schema, other program, not a database,
  * world-writable) or cannot be written are refused with a clear logged
- * message and left as they were; an allocation sweep.
+ * message and left as they were; a file removed, replaced or damaged
+ * under an open store is noticed and replaced keeping what can be kept
+ * (mts_sqlite_recover); an allocation sweep.
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -314,6 +317,184 @@ static void test_helpers(void **state) {
       1);
 }
 
+/* ---- files changed under the store ---- */
+
+/* One write as the stores do it: watch, then a transaction. */
+static enum mts_status put(struct mts_sqlite *s, const char *k) {
+  sqlite3_stmt *q = NULL;
+  enum mts_status st = mts_sqlite_watch(s);
+
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = mts_sqlite_begin(s);
+  if (st != MTS_OK) {
+    return st;
+  }
+  st = mts_sqlite_prepare(s, "INSERT INTO kv VALUES (?1, 'v')", &q);
+  if (st == MTS_OK) {
+    mts_sqlite_bind_text(q, 1, k);
+    st = mts_sqlite_step_done(s, q, "insert");
+  }
+  (void)sqlite3_finalize(q);
+  return mts_sqlite_end(s, st);
+}
+
+static int64_t keys(const char *path) {
+  return sql_int(path, "SELECT count(*) FROM kv WHERE k != 'salt'");
+}
+
+/* The one file in \p dir whose name holds \p part (asserted unique), as
+ * a path in \p out; "" when there is none. */
+static void find_kept(const struct fx *f, const char *part, char *out,
+                      size_t outlen) {
+  DIR *d = opendir(f->dir);
+  struct dirent *e;
+  int n = 0;
+
+  assert_non_null(d);
+  out[0] = '\0';
+  while ((e = readdir(d)) != NULL) {
+    if (strstr(e->d_name, part) != NULL && strstr(e->d_name, "-wal") == NULL &&
+        strstr(e->d_name, "-shm") == NULL) {
+      (void)snprintf(out, outlen, "%s/%s", f->dir, e->d_name);
+      n++;
+    }
+  }
+  closedir(d);
+  assert_true(n <= 1);
+}
+
+static void open_with_rows(struct fx *f, struct mts_sqlite *s,
+                           struct mts_test_clock *clock) {
+  clock->now = 1796083200;
+  mts_ctx_set_clock(f->ctx, mts_test_clock_fn, clock);
+  assert_int_equal(mts_sqlite_open(s, f->ctx, f->path, &t_schema), MTS_OK);
+  assert_int_equal(put(s, "a"), MTS_OK);
+  assert_int_equal(put(s, "b"), MTS_OK);
+  assert_int_equal(mts_sqlite_file_state(s), MTS_SQLITE_KEPT);
+  f->log[0] = '\0';
+}
+
+/* rm: all the file held is copied into a new file at the path, whose
+ * new WAL is not the old one (the old rows are not replayed twice). */
+static void test_lost_removed(void **state) {
+  struct fx *f = *state;
+  struct mts_test_clock clock;
+  struct mts_sqlite s;
+  char kept[512];
+  struct stat sb;
+
+  open_with_rows(f, &s, &clock);
+  assert_int_equal(unlink(f->path), 0);
+  assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_REMOVED);
+  assert_int_equal(put(&s, "c"), MTS_OK);
+  assert_non_null(strstr(f->log, "removed under us; all it held is copied"));
+  assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_KEPT);
+  assert_int_equal(keys(f->path), 3);
+  assert_int_equal(stat(f->path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600); /* private_file kept */
+  find_kept(f, ".rescue-", kept, sizeof(kept));
+  assert_string_equal(kept, ""); /* linked into place, then removed */
+  mts_sqlite_close(&s);
+  assert_int_equal(keys(f->path), 3);
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'salt'"),
+                   1);
+}
+
+/* Another file moved over the path: it is used, and what the old one
+ * held is kept beside it. */
+static void test_lost_replaced(void **state) {
+  struct fx *f = *state;
+  struct mts_test_clock clock;
+  struct mts_sqlite s, o;
+  char other[160], kept[512];
+
+  (void)snprintf(other, sizeof(other), "%s/other.db", f->dir);
+  open_with_rows(f, &s, &clock);
+  assert_int_equal(mts_sqlite_open(&o, f->ctx, other, &t_schema), MTS_OK);
+  assert_int_equal(put(&o, "x"), MTS_OK);
+  mts_sqlite_close(&o);
+  assert_int_equal(rename(other, f->path), 0);
+  assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_REPLACED);
+  assert_int_equal(put(&s, "c"), MTS_OK);
+  assert_non_null(strstr(f->log, "replaced by another; using the new one, "
+                                 "what the old one held is kept in "));
+  mts_sqlite_close(&s);
+  assert_int_equal(keys(f->path), 2); /* x, c */
+  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'x'"),
+                   1);
+  find_kept(f, ".replaced-1796083200", kept, sizeof(kept));
+  assert_string_not_equal(kept, "");
+  assert_int_equal(keys(kept), 2); /* a, b */
+  assert_int_equal(unlink(kept), 0);
+  mts_test_rm_db(other);
+}
+
+/* Truncated or overwritten in place: moved aside, a new file made. */
+static void test_lost_damaged(void **state) {
+  static const char *const how[] = {"truncate", "overwrite"};
+  struct fx *f = *state;
+  size_t i;
+
+  for (i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+    struct mts_test_clock clock;
+    struct mts_sqlite s;
+    char kept[512];
+
+    open_with_rows(f, &s, &clock);
+    if (i == 0) {
+      assert_int_equal(truncate(f->path, 0), 0);
+    } else {
+      FILE *fp = fopen(f->path, "r+b");
+
+      assert_non_null(fp);
+      assert_int_equal(fwrite("this is no database", 1, 19, fp), 19);
+      assert_int_equal(fclose(fp), 0);
+    }
+    assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_DAMAGED);
+    assert_int_equal(put(&s, "c"), MTS_OK);
+    assert_non_null(strstr(f->log, "damaged (truncated or overwritten); "
+                                   "moved to "));
+    mts_sqlite_close(&s);
+    assert_int_equal(keys(f->path), 1); /* c */
+    find_kept(f, ".damaged-", kept, sizeof(kept));
+    assert_string_not_equal(kept, "");
+    mts_test_rm_db(kept);
+    mts_test_rm_db(f->path);
+    (void)how;
+  }
+}
+
+/* The whole directory removed: nothing can be copied or opened; writes
+ * fail, with no retry before 10 s; once the directory is back, the next
+ * write after that opens a new file. */
+static void test_lost_closed_then_back(void **state) {
+  struct fx *f = *state;
+  struct mts_test_clock clock;
+  struct mts_sqlite s;
+
+  open_with_rows(f, &s, &clock);
+  mts_test_rm_db(f->path);
+  assert_int_equal(rmdir(f->dir), 0);
+  assert_int_equal(put(&s, "c"), MTS_EIO);
+  assert_null(s.db);
+  assert_non_null(strstr(f->log, "removed under us; what it held is lost"));
+  assert_non_null(strstr(f->log, "no usable file; writes fail"));
+  assert_int_equal(mkdir(f->dir, 0700), 0);
+  f->log[0] = '\0';
+  clock.now += 9;
+  assert_int_equal(put(&s, "d"), MTS_EIO); /* too early to retry */
+  assert_int_equal(access(f->path, F_OK), -1);
+  /* the helpers refuse a closed store with a message of their own */
+  assert_int_equal(mts_sqlite_begin(&s), MTS_EIO);
+  assert_non_null(strstr(f->log, "no usable file (see above)"));
+  clock.now += 1;
+  assert_int_equal(put(&s, "e"), MTS_OK);
+  mts_sqlite_close(&s);
+  assert_int_equal(keys(f->path), 1);
+}
+
 static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
   const char *path = arg;
   struct mts_sqlite s;
@@ -350,6 +531,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unwritable, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_init_fails, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_helpers, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_removed, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_replaced, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_damaged, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_closed_then_back, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep, fx_setup, fx_teardown),
   };
 

@@ -75,7 +75,6 @@
 enum sq_op { SQ_GET, SQ_PUT, SQ_DEL, SQ_SCAN, SQ_CHECK };
 
 /* What happened to the file under the store. */
-enum sq_lost { SQ_LOST_NONE, SQ_LOST_REMOVED, SQ_LOST_REPLACED, SQ_LOST_DAMAGED };
 
 struct sq_job {
   struct sq_job *next;
@@ -88,7 +87,7 @@ struct sq_job {
   /* get/del: the key; scan: the last domain read ("" at the start). */
   char domain[MTS_DOMAIN_MAX + 1];
   bool scan_more;    /* scan: rows may follow this page */
-  enum sq_lost lost; /* the worker found the file gone and closed it */
+  enum mts_sqlite_lost lost; /* the worker found the file gone and closed it */
   bool damaged;      /* SQLite said "malformed" or "not a database" */
   unsigned skipped;  /* rows that failed the check */
   char err[SQ_ERR_MAX]; /* worker's message for the loop thread */
@@ -98,13 +97,6 @@ struct sq_job {
                         scan: records, each as u32 length + encoding */
 };
 
-/* A -wal or -shm file as this connection opened it. */
-struct sq_aux {
-  bool known;
-  dev_t dev;
-  ino_t ino;
-};
-
 struct cache_sqlite {
   struct mts_cache base;
   char *path;          /* ours; sql.path is the open connection's copy */
@@ -112,7 +104,6 @@ struct cache_sqlite {
    * loop thread's (sq_reopen) while closed. */
   struct mts_sqlite sql;
   sqlite3_stmt *q_get, *q_put, *q_del, *q_scan;
-  struct sq_aux wal, shm; /* ours: only these are removed (sq_lose) */
   uv_thread_t thread;
   uv_mutex_t mu;
   uv_cond_t cv;
@@ -161,19 +152,6 @@ static const struct mts_sqlite_schema sq_schema = {
     .busy_timeout_ms = SQ_BUSY_TIMEOUT_MS,
 };
 
-/* Remember which file \p path + \p sfx is now (the open connection's). */
-static void sq_aux_note(struct sq_aux *x, const char *path, const char *sfx) {
-  char a[4096];
-  struct stat sb;
-
-  x->known = snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a) &&
-             stat(a, &sb) == 0;
-  if (x->known) {
-    x->dev = sb.st_dev;
-    x->ino = sb.st_ino;
-  }
-}
-
 /* Finalize the statements and close the connection; the path copy
  * stays (no context: the worker calls this). */
 static void sq_close_db(struct cache_sqlite *s) {
@@ -216,8 +194,6 @@ static enum mts_status sq_open(struct cache_sqlite *s) {
     mts_sqlite_close(&s->sql);
     return MTS_EIO;
   }
-  sq_aux_note(&s->wal, s->path, "-wal");
-  sq_aux_note(&s->shm, s->path, "-shm");
   return MTS_OK;
 }
 
@@ -251,74 +227,21 @@ static void sq_job_err(struct cache_sqlite *s, struct sq_job *j,
   j->damaged = sq_rc_damaged(sqlite3_errcode(s->sql.db));
 }
 
-/* Is the open file still at the path, the same file, and a database?
- * Failures to look are not a verdict: SQLite reports real I/O errors. */
-static enum sq_lost sq_file_state(struct cache_sqlite *s) {
-  static const char magic[16] = "SQLite format 3"; /* and its NUL */
-  sqlite3_file *f = NULL;
-  struct stat sb;
-  char hdr[sizeof(magic)];
-  int moved = 0, rc;
-
-  if (sqlite3_file_control(s->sql.db, "main", SQLITE_FCNTL_HAS_MOVED,
-                           &moved) == SQLITE_OK &&
-      moved) {
-    return stat(s->path, &sb) != 0 && errno == ENOENT ? SQ_LOST_REMOVED
-                                                      : SQ_LOST_REPLACED;
-  }
-  if (sqlite3_file_control(s->sql.db, "main", SQLITE_FCNTL_FILE_POINTER,
-                           &f) != SQLITE_OK ||
-      f == NULL || f->pMethods == NULL) {
-    return SQ_LOST_NONE;
-  }
-  rc = f->pMethods->xRead(f, hdr, (int)sizeof(hdr), 0);
-  if ((rc & 0xff) == SQLITE_IOERR && rc != SQLITE_IOERR_SHORT_READ) {
-    return SQ_LOST_NONE;
-  }
-  /* A short read fills the rest with zeros: truncated. */
-  return memcmp(hdr, magic, sizeof(magic)) == 0 ? SQ_LOST_NONE
-                                                : SQ_LOST_DAMAGED;
-}
-
-/* Rename \p from + \p sfx to \p to + \p sfx, if it exists. */
-static void sq_rename(const char *from, const char *to, const char *sfx) {
-  char a[4096], b[4096];
-
-  if (snprintf(a, sizeof(a), "%s%s", from, sfx) < (int)sizeof(a) &&
-      snprintf(b, sizeof(b), "%s%s", to, sfx) < (int)sizeof(b)) {
-    (void)rename(a, b);
-  }
-}
-
-/* Remove \p path + \p sfx if it is still the file \p x noted: another
- * process sharing the store may already have made a new file, whose WAL
- * must not go. */
-static void sq_unlink_ours(const char *path, const char *sfx,
-                           const struct sq_aux *x) {
-  char a[4096];
-  struct stat sb;
-
-  if (x->known && snprintf(a, sizeof(a), "%s%s", path, sfx) < (int)sizeof(a) &&
-      stat(a, &sb) == 0 && sb.st_dev == x->dev && sb.st_ino == x->ino) {
-    (void)unlink(a);
-  }
-}
-
 /* The file was lost under job \p j (worker thread): close the
  * connection, move a damaged file aside with its -wal and -shm (a new
  * file must not meet the old WAL), and say so in the job. */
 static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
-                    enum sq_lost why) {
+                    enum mts_sqlite_lost why) {
   char aside[4096];
   size_t n = strlen(j->err);
+  int e = ENAMETOOLONG;
 
   sq_close_db(s);
-  if (why != SQ_LOST_DAMAGED) {
+  if (why != MTS_SQLITE_DAMAGED) {
     /* SQLite neither checkpoints nor deletes the WAL of a file that has
      * moved: left there, it would be replayed into the next file at the
      * path (seen: the old rows in the file that replaced it). */
-    sq_unlink_ours(s->path, "-wal", &s->wal);
-    sq_unlink_ours(s->path, "-shm", &s->shm);
+    mts_sqlite_unlink_aux(&s->sql);
   }
   j->lost = why;
   if (j->st == MTS_OK) {
@@ -329,18 +252,17 @@ static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
     n += 2;
   }
   switch (why) {
-  case SQ_LOST_REMOVED:
+  case MTS_SQLITE_REMOVED:
     (void)snprintf(j->err + n, sizeof(j->err) - n, "the file was removed");
     break;
-  case SQ_LOST_REPLACED:
+  case MTS_SQLITE_REPLACED:
     (void)snprintf(j->err + n, sizeof(j->err) - n,
                    "the file was replaced by another");
     break;
   default:
     if (snprintf(aside, sizeof(aside), "%s.damaged-%lld", s->path,
                  (long long)time(NULL)) >= (int)sizeof(aside) ||
-        rename(s->path, aside) != 0) {
-      int e = errno;
+        (e = mts_sqlite_set_aside(s->path, aside)) != 0) {
       char eb[128];
 
       if (strerror_r(e, eb, sizeof(eb)) != 0) { /* strerror: not thread-safe */
@@ -352,8 +274,6 @@ static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
                      eb);
       break;
     }
-    sq_rename(s->path, aside, "-wal");
-    sq_rename(s->path, aside, "-shm");
     (void)snprintf(j->err + n, sizeof(j->err) - n,
                    "the file is damaged (truncated or overwritten); moved "
                    "to %.200s",
@@ -361,7 +281,6 @@ static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
     break;
   }
 }
-
 
 /* Read the current row of \p q into \p rec (borrowing from the
  * statement) and check it. \return NULL or why it was refused. */
@@ -569,7 +488,7 @@ static void sq_run_scan(struct cache_sqlite *s, struct sq_job *j) {
 
 static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping,
                    bool closed) {
-  enum sq_lost lost;
+  enum mts_sqlite_lost lost;
 
   j->err[0] = '\0';
   j->st = MTS_OK;
@@ -585,8 +504,8 @@ static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping,
     return;
   }
   if (j->op == SQ_PUT || j->op == SQ_DEL || j->op == SQ_CHECK) {
-    lost = sq_file_state(s);
-    if (lost != SQ_LOST_NONE) {
+    lost = mts_sqlite_file_state(&s->sql);
+    if (lost != MTS_SQLITE_KEPT) {
       sq_lose(s, j, lost);
       return;
     }
@@ -609,7 +528,7 @@ static void sq_run(struct cache_sqlite *s, struct sq_job *j, bool stopping,
   }
   if (j->damaged) {
     j->scan_more = false;
-    sq_lose(s, j, SQ_LOST_DAMAGED);
+    sq_lose(s, j, MTS_SQLITE_DAMAGED);
   }
 }
 
@@ -639,7 +558,7 @@ static void sq_worker(void *arg) {
     sq_run(s, j, stopping, closed);
 
     uv_mutex_lock(&s->mu);
-    if (j->lost != SQ_LOST_NONE) {
+    if (j->lost != MTS_SQLITE_KEPT) {
       s->closed = true; /* the connection is the loop thread's now */
     }
     j->next = NULL;
@@ -779,14 +698,14 @@ static void sq_deliver(struct cache_sqlite *s, struct sq_job *j) {
   s->pending--;
   if (j->err[0] != '\0') {
     mts_log(s->base.ctx,
-            j->skipped > 0 || j->lost != SQ_LOST_NONE ? MTS_LOG_WARNING
+            j->skipped > 0 || j->lost != MTS_SQLITE_KEPT ? MTS_LOG_WARNING
                                                       : MTS_LOG_ERR,
             "cache sqlite: %.200s: %s%s%s", s->path, j->err,
             j->skipped > 1 ? " (and more rows)" : "",
-            j->lost != SQ_LOST_NONE ? "; making a new one" : "");
+            j->lost != MTS_SQLITE_KEPT ? "; making a new one" : "");
   }
   /* After the job's own callback: its failure first, then the reset. */
-  reopen = j->lost != SQ_LOST_NONE;
+  reopen = j->lost != MTS_SQLITE_KEPT;
   switch (j->op) {
   case SQ_CHECK:
     s->check_queued = false;

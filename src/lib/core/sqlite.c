@@ -39,14 +39,35 @@ enum mts_status mts_sqlite_fail(const struct mts_sqlite *s, int rc,
   return mts_sqlite_status(rc);
 }
 
+/* A store whose file was lost and not yet reopened (mts_sqlite_recover
+ * logged why): fail without asking SQLite about a NULL handle. */
+static bool sl_closed(const struct mts_sqlite *s) {
+  if (s->db != NULL) {
+    return false;
+  }
+  mts_log(s->ctx, MTS_LOG_ERR, "%s: %.200s: no usable file (see above)",
+          s->name, s->path);
+  return true;
+}
+
 enum mts_status mts_sqlite_exec(const struct mts_sqlite *s, const char *sql) {
-  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+  int rc;
+
+  if (sl_closed(s)) {
+    return MTS_EIO;
+  }
+  rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
 
   return rc == SQLITE_OK ? MTS_OK : mts_sqlite_fail(s, rc, sql);
 }
 
 enum mts_status mts_sqlite_begin(const struct mts_sqlite *s) {
-  int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  int rc;
+
+  if (sl_closed(s)) {
+    return MTS_EIO;
+  }
+  rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
   return rc == SQLITE_OK ? MTS_OK
                          : mts_sqlite_fail(s, rc, "cannot begin a transaction");
@@ -68,8 +89,13 @@ enum mts_status mts_sqlite_end(const struct mts_sqlite *s, enum mts_status st) {
 
 enum mts_status mts_sqlite_prepare(const struct mts_sqlite *s, const char *sql,
                                    sqlite3_stmt **q) {
-  int rc = sqlite3_prepare_v2(s->db, sql, -1, q, NULL);
+  int rc;
 
+  if (sl_closed(s)) {
+    *q = NULL;
+    return MTS_EIO;
+  }
+  rc = sqlite3_prepare_v2(s->db, sql, -1, q, NULL);
   if (rc != SQLITE_OK) {
     *q = NULL;
     return mts_sqlite_fail(s, rc, "prepare");
@@ -251,26 +277,34 @@ void mts_sqlite_close(struct mts_sqlite *s) {
   }
 }
 
-enum mts_status mts_sqlite_open(struct mts_sqlite *s, struct mts_ctx *ctx,
-                                const char *path,
-                                const struct mts_sqlite_schema *sc) {
+/* Remember which file \p s->path + \p sfx is now (the connection's). */
+static void sl_aux_note(const struct mts_sqlite *s, struct mts_sqlite_aux *x,
+                        const char *sfx) {
+  char a[4096];
+  struct stat sb;
+
+  x->known = snprintf(a, sizeof(a), "%s%s", s->path, sfx) < (int)sizeof(a) &&
+             stat(a, &sb) == 0;
+  if (x->known) {
+    x->dev = sb.st_dev;
+    x->ino = sb.st_ino;
+  }
+}
+
+/* Open the connection at s->path (ctx, name, path and sc set) and check
+ * the file; on failure no connection is left. */
+static enum mts_status sl_connect(struct mts_sqlite *s) {
   enum mts_status st;
 
-  memset(s, 0, sizeof(*s));
-  s->ctx = ctx;
-  s->name = sc->name;
-  s->path = mts_strdup(ctx, path);
-  if (s->path == NULL) {
-    return MTS_ENOMEM;
-  }
-  st = sl_file(s, sc);
+  st = sl_file(s, s->sc);
   if (st != MTS_OK) {
-    goto fail;
+    return st;
   }
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  if (sqlite3_open_v2(s->path, &s->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                       NULL) != SQLITE_OK) {
     if (s->db == NULL) {
-      mts_log(ctx, MTS_LOG_ERR, "%s: %.200s: cannot open", s->name, s->path);
+      mts_log(s->ctx, MTS_LOG_ERR, "%s: %.200s: cannot open", s->name, s->path);
       st = MTS_ENOMEM;
     } else {
       mts_sqlite_log(s, "cannot open");
@@ -280,15 +314,261 @@ enum mts_status mts_sqlite_open(struct mts_sqlite *s, struct mts_ctx *ctx,
   }
   /* Plain result codes: callers compare with SQLITE_DONE and friends. */
   (void)sqlite3_extended_result_codes(s->db, 0);
-  (void)sqlite3_busy_timeout(s->db, sc->busy_timeout_ms);
+  (void)sqlite3_busy_timeout(s->db, s->sc->busy_timeout_ms);
   st = sl_journal(s);
   if (st == MTS_OK) {
-    st = sl_schema(s, sc);
+    st = sl_schema(s, s->sc);
   }
   if (st == MTS_OK) {
+    /* WAL mode made both when the schema transaction ran. */
+    sl_aux_note(s, &s->wal, "-wal");
+    sl_aux_note(s, &s->shm, "-shm");
     return MTS_OK;
   }
 fail:
-  mts_sqlite_close(s);
+  (void)sqlite3_close(s->db);
+  s->db = NULL;
   return st;
+}
+
+enum mts_status mts_sqlite_open(struct mts_sqlite *s, struct mts_ctx *ctx,
+                                const char *path,
+                                const struct mts_sqlite_schema *sc) {
+  enum mts_status st;
+
+  memset(s, 0, sizeof(*s));
+  s->ctx = ctx;
+  s->name = sc->name;
+  s->sc = sc;
+  s->path = mts_strdup(ctx, path);
+  if (s->path == NULL) {
+    return MTS_ENOMEM;
+  }
+  st = sl_connect(s);
+  if (st != MTS_OK) {
+    mts_sqlite_close(s);
+  }
+  return st;
+}
+
+/* ---- the file changed under the connection ---- */
+
+struct sl_errbuf {
+  char s[128];
+};
+
+/* strerror() for any thread. */
+static struct sl_errbuf sl_strerror(int e) {
+  struct sl_errbuf b;
+
+  if (strerror_r(e, b.s, sizeof(b.s)) != 0) {
+    (void)snprintf(b.s, sizeof(b.s), "errno %d", e);
+  }
+  return b;
+}
+
+enum mts_sqlite_lost mts_sqlite_file_state(const struct mts_sqlite *s) {
+  static const char magic[16] = "SQLite format 3"; /* and its NUL */
+  sqlite3_file *f = NULL;
+  struct stat sb;
+  char hdr[sizeof(magic)];
+  int moved = 0, rc;
+
+  if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) ==
+          SQLITE_OK &&
+      moved) {
+    return stat(s->path, &sb) != 0 && errno == ENOENT ? MTS_SQLITE_REMOVED
+                                                      : MTS_SQLITE_REPLACED;
+  }
+  if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) !=
+          SQLITE_OK ||
+      f == NULL || f->pMethods == NULL) {
+    return MTS_SQLITE_KEPT;
+  }
+  rc = f->pMethods->xRead(f, hdr, (int)sizeof(hdr), 0);
+  if ((rc & 0xff) == SQLITE_IOERR && rc != SQLITE_IOERR_SHORT_READ) {
+    return MTS_SQLITE_KEPT;
+  }
+  /* A short read fills the rest with zeros: truncated. */
+  return memcmp(hdr, magic, sizeof(magic)) == 0 ? MTS_SQLITE_KEPT
+                                                : MTS_SQLITE_DAMAGED;
+}
+
+/* Remove s->path + \p sfx if it is still the file \p x noted. */
+static void sl_unlink_ours(const struct mts_sqlite *s, const char *sfx,
+                           const struct mts_sqlite_aux *x) {
+  char a[4096];
+  struct stat sb;
+
+  if (x->known &&
+      snprintf(a, sizeof(a), "%s%s", s->path, sfx) < (int)sizeof(a) &&
+      stat(a, &sb) == 0 && sb.st_dev == x->dev && sb.st_ino == x->ino) {
+    (void)unlink(a);
+  }
+}
+
+void mts_sqlite_unlink_aux(const struct mts_sqlite *s) {
+  sl_unlink_ours(s, "-wal", &s->wal);
+  sl_unlink_ours(s, "-shm", &s->shm);
+}
+
+/* Rename \p from + \p sfx to \p to + \p sfx; \return 0 or errno. */
+static int sl_rename(const char *from, const char *to, const char *sfx) {
+  char a[4096], b[4096];
+
+  if (snprintf(a, sizeof(a), "%s%s", from, sfx) >= (int)sizeof(a) ||
+      snprintf(b, sizeof(b), "%s%s", to, sfx) >= (int)sizeof(b)) {
+    return ENAMETOOLONG;
+  }
+  return rename(a, b) == 0 ? 0 : errno;
+}
+
+int mts_sqlite_set_aside(const char *path, const char *aside) {
+  int e = sl_rename(path, aside, "");
+
+  if (e == 0) {
+    (void)sl_rename(path, aside, "-wal");
+    (void)sl_rename(path, aside, "-shm");
+  }
+  return e;
+}
+
+/* Copy the whole database, as this connection sees it, into the new
+ * file \p to (which must not exist). */
+static bool sl_vacuum_into(const struct mts_sqlite *s, const char *to) {
+  sqlite3_stmt *q = NULL;
+  int rc, fd;
+
+  /* VACUUM INTO accepts an empty file: made here with the store's mode. */
+  fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+            s->sc->private_file ? 0600 : 0644);
+  if (fd < 0) {
+    mts_log(s->ctx, MTS_LOG_ERR, "%s: %.200s: cannot create %.200s: %s",
+            s->name, s->path, to, sl_strerror(errno).s);
+    return false;
+  }
+  (void)close(fd);
+  rc = sqlite3_prepare_v2(s->db, "VACUUM INTO ?1", -1, &q, NULL);
+  if (rc == SQLITE_OK) {
+    (void)sqlite3_bind_text(q, 1, to, -1, SQLITE_STATIC);
+    rc = sqlite3_step(q);
+  }
+  (void)sqlite3_finalize(q);
+  if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+    mts_sqlite_log(s, "cannot copy the lost file");
+    (void)unlink(to);
+    return false;
+  }
+  return true;
+}
+
+/* Open the path again after a loss; on failure wait before the next
+ * try (each logs why). */
+static enum mts_status sl_reconnect(struct mts_sqlite *s) {
+  enum mts_status st = sl_connect(s);
+
+  if (st != MTS_OK) {
+    s->retry_at = mts_ctx_now(s->ctx) + 10;
+    mts_log(s->ctx, MTS_LOG_ERR,
+            "%s: %.200s: no usable file; writes fail until it can be "
+            "opened (tried again in 10 s at the earliest)",
+            s->name, s->path);
+  }
+  return st;
+}
+
+enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
+                                   enum mts_sqlite_lost why) {
+  char keep[4200];
+  long long now = (long long)mts_ctx_now(s->ctx);
+  bool kept = false, restored = false;
+  int e = 0;
+
+  if (s->db == NULL || why == MTS_SQLITE_KEPT) {
+    return s->db != NULL ? MTS_OK : MTS_EIO;
+  }
+  switch (why) {
+  case MTS_SQLITE_REMOVED:
+    /* The unlinked file is still readable through the connection. */
+    (void)snprintf(keep, sizeof(keep), "%s.rescue-%lld", s->path, now);
+    kept = sl_vacuum_into(s, keep);
+    break;
+  case MTS_SQLITE_REPLACED:
+    (void)snprintf(keep, sizeof(keep), "%s.replaced-%lld", s->path, now);
+    kept = sl_vacuum_into(s, keep);
+    break;
+  default:
+    (void)snprintf(keep, sizeof(keep), "%s.damaged-%lld", s->path, now);
+    e = mts_sqlite_set_aside(s->path, keep);
+    kept = e == 0;
+    break;
+  }
+  (void)sqlite3_close(s->db);
+  s->db = NULL;
+  if (why != MTS_SQLITE_DAMAGED) {
+    mts_sqlite_unlink_aux(s);
+  }
+  if (why == MTS_SQLITE_REMOVED && kept) {
+    /* link(), not rename(): a file someone made at the path meanwhile
+     * is theirs and stays. */
+    restored = link(keep, s->path) == 0;
+    if (restored) {
+      (void)unlink(keep);
+    }
+  }
+  switch (why) {
+  case MTS_SQLITE_REMOVED:
+    if (restored) {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file was removed under us; all it held is "
+              "copied into a new file at the path",
+              s->name, s->path);
+    } else {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file was removed under us; %s%.200s; opening "
+              "the path",
+              s->name, s->path,
+              kept ? "a new file is there already, what the old one held is "
+                     "kept in "
+                   : "what it held is lost",
+              kept ? keep : "");
+    }
+    break;
+  case MTS_SQLITE_REPLACED:
+    mts_log(s->ctx, MTS_LOG_WARNING,
+            "%s: %.200s: the file was replaced by another; using the new "
+            "one%s%.200s",
+            s->name, s->path,
+            kept ? ", what the old one held is kept in "
+                 : "; what the old "
+                   "one held is lost",
+            kept ? keep : "");
+    break;
+  default:
+    if (kept) {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file is damaged (truncated or overwritten); "
+              "moved to %.200s, making a new one",
+              s->name, s->path, keep);
+    } else {
+      mts_log(s->ctx, MTS_LOG_ERR,
+              "%s: %.200s: the file is damaged (truncated or overwritten) "
+              "and cannot be moved aside: %s",
+              s->name, s->path, sl_strerror(e).s);
+      s->retry_at = mts_ctx_now(s->ctx) + 10;
+      return MTS_EIO; /* a new file at a damaged path would fail too */
+    }
+    break;
+  }
+  return sl_reconnect(s);
+}
+
+enum mts_status mts_sqlite_watch(struct mts_sqlite *s) {
+  if (s->db == NULL) {
+    if (mts_ctx_now(s->ctx) < s->retry_at) {
+      return MTS_EIO;
+    }
+    return sl_reconnect(s);
+  }
+  return mts_sqlite_recover(s, mts_sqlite_file_state(s));
 }

@@ -10,18 +10,38 @@
 #ifndef MTS_SQLITE_INT_H
 #define MTS_SQLITE_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <sqlite3.h>
 
 #include "ctx_int.h"
+
+/* A -wal or -shm file as the connection found it when it opened. */
+struct mts_sqlite_aux {
+  bool known;
+  dev_t dev;
+  ino_t ino;
+};
 
 /* One open database. The fields are for reading; open fills them. */
 struct mts_sqlite {
   struct mts_ctx *ctx;
   const char *name; /* the log prefix: static text from the schema */
   char *path;       /* a copy */
-  sqlite3 *db;
+  sqlite3 *db;      /* NULL after a loss whose new file would not open */
+  const struct mts_sqlite_schema *sc;
+  struct mts_sqlite_aux wal, shm; /* ours: only these are ever removed */
+  int64_t retry_at; /* while db is NULL: when to try the path again */
+};
+
+/* What became of the file under an open connection. */
+enum mts_sqlite_lost {
+  MTS_SQLITE_KEPT,     /* still at its path, still a database */
+  MTS_SQLITE_REMOVED,  /* unlinked: the connection holds the only copy */
+  MTS_SQLITE_REPLACED, /* another file is at the path now */
+  MTS_SQLITE_DAMAGED   /* truncated or its header overwritten in place */
 };
 
 /* What a store's file must hold. Static data of the store's module. */
@@ -56,6 +76,45 @@ MTS_WUR enum mts_status mts_sqlite_open(struct mts_sqlite *s,
 /* Close the connection (finalize the caller's statements first) and
  * free the path. A zeroed or failed \p s is a no-op. */
 void mts_sqlite_close(struct mts_sqlite *s);
+
+/*
+ * Files changed under a running store (docs/decisions.md CACHE-STORE-8).
+ * SQLite notices none of it by itself: writes go on into an unlinked
+ * inode or into a file whose header is gone, and the next start finds
+ * nothing.
+ */
+
+/* Is the open file still at the path, the same file, and a database?
+ * SQLITE_FCNTL_HAS_MOVED, then the header read through SQLite's own
+ * descriptor. Uses no context: any thread that owns the connection. A
+ * failure to look is no verdict (SQLite reports real I/O errors). */
+enum mts_sqlite_lost mts_sqlite_file_state(const struct mts_sqlite *s);
+/* After the connection is closed: remove path-wal and path-shm if they
+ * are still the files it opened. SQLite neither checkpoints nor deletes
+ * the WAL of a moved file, and a new file at the path would replay it;
+ * another process sharing the path may have made new ones, which stay. */
+void mts_sqlite_unlink_aux(const struct mts_sqlite *s);
+/* Rename \p path, then its -wal and -shm, to \p aside (+ suffix).
+ * \return 0 or the errno of the main file's rename. No context. */
+int mts_sqlite_set_aside(const char *path, const char *aside);
+/*
+ * For stores used from one thread: check the file and, when it was
+ * lost, save what can be saved and open a new file at the path, with a
+ * WARNING that says what happened. Removed: the connection still reads
+ * the unlinked file, so its whole content is copied (VACUUM INTO) into
+ * the new file. Replaced: the file now at the path is used and the old
+ * content kept as <path>.replaced-<time>. Damaged: the file is moved to
+ * <path>.damaged-<time> and a new one made. If the new file cannot be
+ * opened, db stays NULL and every call fails (MTS_EIO) until a later
+ * watch, at most every 10 s, opens it. The caller finalizes its own
+ * statements first (mts_sqlite_file_state() tells it when).
+ * \return MTS_OK when a usable connection is open.
+ */
+MTS_WUR enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
+                                           enum mts_sqlite_lost why);
+/* mts_sqlite_file_state(), then mts_sqlite_recover() when it says so,
+ * or the retry of a closed store: for stores that keep no statements. */
+MTS_WUR enum mts_status mts_sqlite_watch(struct mts_sqlite *s);
 
 /* Log "<what>: <SQLite's last message>" for \p s. */
 void mts_sqlite_log(const struct mts_sqlite *s, const char *what);

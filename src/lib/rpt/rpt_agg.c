@@ -291,6 +291,15 @@ void mts_rpt_agg_free(struct mts_rpt_agg *g, void *p) {
   }
 }
 
+/* A write transaction on a file that is still ours: a file removed,
+ * replaced or damaged under the running collector is noticed here and
+ * replaced, keeping what can be kept (mts_sqlite_recover). */
+static enum mts_status ag_begin(struct mts_rpt_agg *g) {
+  enum mts_status st = mts_sqlite_watch(&g->sql);
+
+  return st == MTS_OK ? mts_sqlite_begin(&g->sql) : st;
+}
+
 /* ---- adding events ---- */
 
 static bool domain_ok(const char *d) {
@@ -385,7 +394,7 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
     mts_strbuf_cleanup(&key);
     return MTS_ENOMEM;
   }
-  st = mts_sqlite_begin(&g->sql);
+  st = ag_begin(g);
   if (st != MTS_OK) {
     mts_strbuf_cleanup(&key);
     return st;
@@ -484,7 +493,7 @@ enum mts_status mts_rpt_agg_prune(struct mts_rpt_agg *g, int64_t before) {
   if (g == NULL) {
     return MTS_EINVAL;
   }
-  st = mts_sqlite_begin(&g->sql);
+  st = ag_begin(g);
   if (st != MTS_OK) {
     return st;
   }
@@ -510,6 +519,10 @@ enum mts_status mts_rpt_agg_set(struct mts_rpt_agg *g, const char *key,
 
   if (g == NULL || key == NULL || strcmp(key, "salt") == 0) {
     return MTS_EINVAL;
+  }
+  st = mts_sqlite_watch(&g->sql);
+  if (st != MTS_OK) {
+    return st;
   }
   st = mts_sqlite_prepare(&g->sql,
                           value != NULL
@@ -1010,7 +1023,7 @@ enum mts_status mts_rpt_agg_schedule(struct mts_rpt_agg *g, int64_t today,
   if (g == NULL || first_at_fn == NULL) {
     return MTS_EINVAL;
   }
-  st = mts_sqlite_begin(&g->sql);
+  st = ag_begin(g);
   if (st != MTS_OK) {
     return st;
   }
@@ -1166,7 +1179,7 @@ enum mts_status mts_rpt_agg_set_rstate(struct mts_rpt_agg *g, int64_t day,
       return MTS_EINVAL;
     }
   }
-  st = mts_sqlite_begin(&g->sql);
+  st = ag_begin(g);
   if (st != MTS_OK) {
     return st;
   }
@@ -1223,7 +1236,7 @@ enum mts_status mts_rpt_agg_claim(struct mts_rpt_agg *g, int64_t day,
       lease_s <= 0) {
     return MTS_EINVAL;
   }
-  st = mts_sqlite_begin(&g->sql);
+  st = ag_begin(g);
   if (st != MTS_OK) {
     return st;
   }
@@ -1289,6 +1302,10 @@ enum mts_status mts_rpt_agg_attempt(struct mts_rpt_agg *g, int64_t day,
 
   if (g == NULL || domain == NULL || rua == NULL) {
     return MTS_EINVAL;
+  }
+  st = mts_sqlite_watch(&g->sql);
+  if (st != MTS_OK) {
+    return st;
   }
   st = mts_sqlite_prepare(
       &g->sql,

@@ -207,15 +207,46 @@ static enum mts_status rs_prepare(struct mts_rpt_store *s) {
   return MTS_OK;
 }
 
-void mts_rpt_store_close(struct mts_rpt_store *st) {
+static void rs_finalize(struct mts_rpt_store *s) {
   int i;
 
+  for (i = 0; i < Q_COUNT_; i++) {
+    (void)sqlite3_finalize(s->q[i]);
+    s->q[i] = NULL;
+  }
+}
+
+/* Before a write: is the file still ours? A file removed, replaced or
+ * damaged under a running receiver is noticed here and replaced,
+ * keeping what can be kept (mts_sqlite_recover); the statements are
+ * made again on the new connection. */
+static enum mts_status rs_watch(struct mts_rpt_store *s) {
+  enum mts_sqlite_lost why = MTS_SQLITE_KEPT;
+  enum mts_status st;
+
+  if (s->sql.db != NULL) {
+    why = mts_sqlite_file_state(&s->sql);
+    if (why == MTS_SQLITE_KEPT) {
+      return MTS_OK;
+    }
+  }
+  rs_finalize(s);
+  st = s->sql.db != NULL ? mts_sqlite_recover(&s->sql, why)
+                         : mts_sqlite_watch(&s->sql);
+  if (st == MTS_OK) {
+    st = rs_prepare(s);
+    if (st != MTS_OK) {
+      rs_finalize(s);
+    }
+  }
+  return st;
+}
+
+void mts_rpt_store_close(struct mts_rpt_store *st) {
   if (st == NULL) {
     return;
   }
-  for (i = 0; i < Q_COUNT_; i++) {
-    (void)sqlite3_finalize(st->q[i]);
-  }
+  rs_finalize(st);
   mts_sqlite_close(&st->sql);
   mts_free(st->ctx, st);
 }
@@ -548,7 +579,10 @@ enum mts_status mts_rpt_store_add(struct mts_rpt_store *st,
   }
   rs_sha256_hex(raw, rawlen, sha);
 
-  ret = mts_sqlite_begin(&st->sql);
+  ret = rs_watch(st);
+  if (ret == MTS_OK) {
+    ret = mts_sqlite_begin(&st->sql);
+  }
   if (ret != MTS_OK) {
     goto done;
   }
@@ -652,6 +686,10 @@ enum mts_status mts_rpt_store_summary(struct mts_rpt_store *st,
   if (st == NULL) {
     return MTS_EINVAL;
   }
+  ret = rs_watch(st);
+  if (ret != MTS_OK) {
+    return ret;
+  }
   if (on_summary != NULL) {
     q = st->q[Q_SUMMARY];
     (void)sqlite3_bind_int64(q, 1, since);
@@ -728,10 +766,15 @@ enum mts_status mts_rpt_store_readiness(struct mts_rpt_store *st,
   int64_t last, first;
   sqlite3_stmt *q;
   bool seen = false;
+  enum mts_status w;
   int rc;
 
   if (st == NULL || fn == NULL || window_days == 0 || window_days > 36600) {
     return MTS_EINVAL;
+  }
+  w = rs_watch(st);
+  if (w != MTS_OK) {
+    return w;
   }
   last = mts_rpt_store_day(now);
   first = last - (int64_t)(window_days - 1) * RS_DAY;
@@ -778,10 +821,15 @@ enum mts_status mts_rpt_store_raw(struct mts_rpt_store *st, int64_t since,
                                   unsigned outcomes, bool with_bytes,
                                   mts_rpt_raw_fn fn, void *arg) {
   sqlite3_stmt *q;
+  enum mts_status w;
   int rc;
 
   if (st == NULL || fn == NULL) {
     return MTS_EINVAL;
+  }
+  w = rs_watch(st);
+  if (w != MTS_OK) {
+    return w;
   }
   q = st->q[Q_RAWLIST];
   (void)sqlite3_bind_int64(q, 1, since);
