@@ -376,30 +376,66 @@ static void open_with_rows(struct fx *f, struct mts_sqlite *s,
   f->log[0] = '\0';
 }
 
-/* rm: all the file held is copied into a new file at the path, whose
- * new WAL is not the old one (the old rows are not replayed twice). */
+/* rm of the file, or of the file with its -wal and -shm (rm t.db*): all
+ * the file held is copied into a new file at the path, whose new WAL is
+ * not the old one (the old rows are not replayed twice). */
 static void test_lost_removed(void **state) {
   struct fx *f = *state;
+  int all;
+
+  for (all = 0; all < 2; all++) {
+    struct mts_test_clock clock;
+    struct mts_sqlite s;
+    char kept[512];
+    struct stat sb;
+
+    open_with_rows(f, &s, &clock);
+    if (all) {
+      mts_test_rm_db(f->path);
+    } else {
+      assert_int_equal(unlink(f->path), 0);
+    }
+    assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_REMOVED);
+    assert_int_equal(put(&s, "c"), MTS_OK);
+    assert_non_null(strstr(f->log, "removed under us; all it held is copied"));
+    assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_KEPT);
+    assert_int_equal(keys(f->path), 3);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* private_file kept */
+    find_kept(f, ".rescue-", kept, sizeof(kept));
+    assert_string_equal(kept, ""); /* linked into place, then removed */
+    mts_sqlite_close(&s);
+    assert_int_equal(keys(f->path), 3);
+    assert_int_equal(
+        sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'salt'"), 1);
+    mts_test_rm_db(f->path);
+  }
+}
+
+/* Two processes share the file (hosts of a fleet on one disk) and it is
+ * removed: the first to write copies it back; the second finds that new
+ * file at the path, uses it (its old view kept aside, a copy of the
+ * same rows), and its own old WAL removal does not touch the new WAL. */
+static void test_lost_removed_shared(void **state) {
+  struct fx *f = *state;
   struct mts_test_clock clock;
-  struct mts_sqlite s;
+  struct mts_sqlite s, t;
   char kept[512];
-  struct stat sb;
 
   open_with_rows(f, &s, &clock);
+  assert_int_equal(mts_sqlite_open(&t, f->ctx, f->path, &t_schema), MTS_OK);
   assert_int_equal(unlink(f->path), 0);
-  assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_REMOVED);
   assert_int_equal(put(&s, "c"), MTS_OK);
-  assert_non_null(strstr(f->log, "removed under us; all it held is copied"));
-  assert_int_equal(mts_sqlite_file_state(&s), MTS_SQLITE_KEPT);
-  assert_int_equal(keys(f->path), 3);
-  assert_int_equal(stat(f->path, &sb), 0);
-  assert_int_equal(sb.st_mode & 0777, 0600); /* private_file kept */
-  find_kept(f, ".rescue-", kept, sizeof(kept));
-  assert_string_equal(kept, ""); /* linked into place, then removed */
+  assert_int_equal(mts_sqlite_file_state(&t), MTS_SQLITE_REPLACED);
+  assert_int_equal(put(&t, "d"), MTS_OK);
+  assert_int_equal(put(&s, "e"), MTS_OK); /* s's WAL survived t's recovery */
+  mts_sqlite_close(&t);
   mts_sqlite_close(&s);
-  assert_int_equal(keys(f->path), 3);
-  assert_int_equal(sql_int(f->path, "SELECT count(*) FROM kv WHERE k = 'salt'"),
-                   1);
+  assert_int_equal(keys(f->path), 5);
+  find_kept(f, ".replaced-", kept, sizeof(kept));
+  assert_string_not_equal(kept, "");
+  assert_int_equal(keys(kept), 2);
+  assert_int_equal(unlink(kept), 0);
 }
 
 /* Another file moved over the path: it is used, and what the old one
@@ -532,6 +568,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_init_fails, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_helpers, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_lost_removed, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_lost_removed_shared, fx_setup,
+                                      fx_teardown),
       cmocka_unit_test_setup_teardown(test_lost_replaced, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_lost_damaged, fx_setup, fx_teardown),
