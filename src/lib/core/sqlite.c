@@ -490,7 +490,9 @@ enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
   switch (why) {
   case MTS_SQLITE_REMOVED:
     /* The unlinked file is still readable through the connection. */
-    (void)snprintf(keep, sizeof(keep), "%s.rescue-%lld", s->path, now);
+    /* The pid: two processes sharing the file may both get here. */
+    (void)snprintf(keep, sizeof(keep), "%s.rescue-%lld-%ld", s->path, now,
+                   (long)getpid());
     kept = sl_vacuum_into(s, keep);
     break;
   case MTS_SQLITE_REPLACED:
@@ -523,26 +525,30 @@ enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
               "%s: %.200s: the file was removed under us; all it held is "
               "copied into a new file at the path",
               s->name, s->path);
+    } else if (kept) {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file was removed under us; a new file is "
+              "there already, what the old one held is kept in %.200s",
+              s->name, s->path, keep);
     } else {
       mts_log(s->ctx, MTS_LOG_WARNING,
-              "%s: %.200s: the file was removed under us; %s%.200s; opening "
-              "the path",
-              s->name, s->path,
-              kept ? "a new file is there already, what the old one held is "
-                     "kept in "
-                   : "what it held is lost",
-              kept ? keep : "");
+              "%s: %.200s: the file was removed under us; what it held is "
+              "lost",
+              s->name, s->path);
     }
     break;
   case MTS_SQLITE_REPLACED:
-    mts_log(s->ctx, MTS_LOG_WARNING,
-            "%s: %.200s: the file was replaced by another; using the new "
-            "one%s%.200s",
-            s->name, s->path,
-            kept ? ", what the old one held is kept in "
-                 : "; what the old "
-                   "one held is lost",
-            kept ? keep : "");
+    if (kept) {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file was replaced by another; using the new "
+              "one, what the old one held is kept in %.200s",
+              s->name, s->path, keep);
+    } else {
+      mts_log(s->ctx, MTS_LOG_WARNING,
+              "%s: %.200s: the file was replaced by another; using the new "
+              "one, what the old one held is lost",
+              s->name, s->path);
+    }
     break;
   default:
     if (kept) {
