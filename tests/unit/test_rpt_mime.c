@@ -315,6 +315,38 @@ static void test_microsoft_meta(void **state) {
   got_free(&g);
 }
 
+/* Raw 8-bit bytes in the DKIM d= tag (and the subject) come out as
+ * U+FFFD, as the header promises for every string: the d= tag was
+ * copied raw (fuzz_rpt_mime, 2026-11-29; its input is in the corpus). */
+static void test_dkim_8bit(void **state) {
+  static const char msg[] =
+      "DKIM-Signature: v=1; d=ex\xf6\xbc\x90\x8d" "ample.com; s=x\r\n"
+      "Subject: a \xff b\r\n"
+      "Content-Type: application/tlsrpt+json\r\n"
+      "\r\n"
+      "{}\r\n";
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct got g;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+
+  (void)state;
+  memset(&g, 0, sizeof(g));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)msg,
+                                      sizeof(msg) - 1, NULL, collect, &g, &res,
+                                      &err),
+                   MTS_OK);
+  assert_true(g.seen_meta);
+  assert_true(g.dkim);
+  assert_string_equal(g.dkim_domain,
+                      "ex\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "ample.com");
+  assert_null(strstr(g.subject, "\xff"));
+  got_free(&g);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- malformed mail ---- */
 
 struct bad {
@@ -753,6 +785,7 @@ int main(void) {
       cmocka_unit_test(test_layouts),
       cmocka_unit_test(test_google_meta),
       cmocka_unit_test(test_microsoft_meta),
+      cmocka_unit_test(test_dkim_8bit),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_bad_base64_message),
       cmocka_unit_test(test_too_deep),
