@@ -578,9 +578,12 @@ static long raw_status(int fd) {
     return -1;
   }
   n = read(fd, buf, sizeof buf - 1);
-  if (n > 0) {
+  if (n > 9 && memcmp(buf, "HTTP/1.1 ", 9) == 0) {
+    char *end;
+
     buf[n] = '\0';
-    if (sscanf(buf, "HTTP/1.1 %ld ", &code) != 1) {
+    code = strtol(buf + 9, &end, 10);
+    if (end != buf + 12 || *end != ' ') {
       code = -1;
     }
   }
