@@ -23,13 +23,16 @@
  *   400             the body is not a usable report (kept raw anyway);
  *   404             POST to another path than the configured one;
  *   405             not POST (Allow: POST);
- *   413             body larger than max_body (Content-Length checked
- *                   before anything is read);
+ *   413             body larger than max_body;
  *   415             another Content-Type;
  *   429             the client address is over its rate (Retry-After);
  *   500             the store failed (the sender may retry);
  *   503             out of memory.
- * The response body is one line of text/plain.
+ * The response body is one line of text/plain. A refused request's body,
+ * up to twice max_body, is read and dropped before the answer: a client
+ * that writes its whole body before it reads would otherwise see a TCP
+ * reset instead of the answer. A larger declared body, or a request with
+ * "Expect: 100-continue", is answered on its headers.
  *
  * Rate limit: a token bucket per client address (IPv4, or IPv6 /64
  * prefix so one host cannot rotate through its /64), holding up to

@@ -653,6 +653,89 @@ static void test_too_big_drained(void **state) {
   f->rcv = NULL;
 }
 
+/* Sends \p head, checks that no answer comes before the body, sends
+ * \p body, \return the status. */
+static long raw_after_body(const struct fixture *f, const char *head,
+                           const char *body) {
+  int fd = raw_open(f, head);
+  long code;
+
+  assert_false(raw_readable(fd, 300));
+  assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+  code = raw_status(fd);
+  close(fd);
+  return code;
+}
+
+/*
+ * Every refusal decided on the headers (429, 405, 404, 415) waits for the
+ * body like the 413 does, for the same reason: answered before the body
+ * is read, the answer may be lost under a reset. A request without a body
+ * is answered at once.
+ */
+static void test_refusals_drained(void **state) {
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  struct mts_rpt_receiver_stats stats;
+  static char body[4001];
+  char head[256], chunked[4200];
+  int fd;
+
+  memset(&c, 0, sizeof c);
+  c.max_body = 8192;
+  c.path = "/in";
+  c.rate_per_min = 60;
+  c.rate_burst = 5;
+  start(f, &c);
+  memset(body, '{', sizeof body - 1);
+
+  snprintf(head, sizeof head,
+           "PUT /in HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(body));
+  assert_int_equal(raw_after_body(f, head, body), 405);
+  snprintf(head, sizeof head,
+           "POST /other HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(body));
+  assert_int_equal(raw_after_body(f, head, body), 404);
+  snprintf(head, sizeof head,
+           "POST /in HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: text/plain\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(body));
+  assert_int_equal(raw_after_body(f, head, body), 415);
+  /* chunked, no length declared */
+  snprintf(chunked, sizeof chunked, "%zx\r\n%s\r\n0\r\n\r\n",
+           strlen(body), body);
+  assert_int_equal(raw_after_body(f,
+                                  "POST /in HTTP/1.1\r\nHost: x\r\n"
+                                  "Content-Type: text/plain\r\n"
+                                  "Transfer-Encoding: chunked\r\n\r\n",
+                                  chunked),
+                   415);
+  /* no body: at once */
+  fd = raw_open(f, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(raw_status(fd), 405);
+  close(fd);
+  /* the burst of 5 is spent: 429, after the body too */
+  snprintf(head, sizeof head,
+           "POST /in HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(body));
+  assert_int_equal(raw_after_body(f, head, body), 429);
+  mts_rpt_receiver_stats(f->rcv, &stats);
+  assert_int_equal(stats.requests, 6);
+  assert_int_equal(stats.limited, 1);
+  assert_int_equal(stats.bad_type, 2);
+  assert_int_equal(stats.stored + stats.rejected + stats.duplicates, 0);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+}
+
 /* IPv6 loopback, when the host has it. */
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
@@ -681,6 +764,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_status_codes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_too_big_drained, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refusals_drained, setup, teardown),
       cmocka_unit_test_setup_teardown(test_path, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_table_small, setup, teardown),

@@ -28,14 +28,15 @@
 /* Token units per request: the bucket counts in 1/60 requests so that a
  * rate per minute refills an integer number of units per second. */
 #define UNITS 60u
-/* A body past the limit is read and dropped up to this many times the
- * limit, then answered 413: a client that sends its whole body before it
- * reads (curl without "Expect: 100-continue", most senders) would
- * otherwise see the connection reset under the answer, because closing a
- * socket with unread data sends RST, and report a transport error instead
- * of the 413. Larger bodies, declared or not, are not read: a declared one
- * is refused on its headers, an undeclared one gets the connection closed
- * without an answer. */
+/* A request refused (a body past the limit, or any refusal decided on the
+ * headers: 429, 405, 404, 415) has its body read and dropped, up to this
+ * many times the limit, before the answer: a client that sends its whole
+ * body before it reads (curl without "Expect: 100-continue", most
+ * senders) would otherwise see the connection reset under the answer,
+ * because closing a socket with unread data sends RST, and report a
+ * transport error instead of the status. Larger bodies, declared or not,
+ * are not read: a declared one is refused on its headers, an undeclared
+ * one gets the connection closed without an answer. */
 #define DISCARD_FACTOR 2u
 
 struct bucket {
@@ -71,12 +72,12 @@ struct mts_rpt_receiver {
 };
 
 struct req {
-  int status;      /* decided early (0: not yet) */
-  const char *msg; /* static text for an early status */
+  unsigned refusal;        /* decided, answered once the body is drained */
+  const char *refusal_msg; /* static text for it */
+  bool answered;           /* on the headers: MHD drops the rest */
   uint8_t *body;
   size_t len, cap;
-  bool too_big;
-  size_t dropped;
+  size_t dropped; /* bytes of a refused body read and dropped */
   char client[INET6_ADDRSTRLEN + 8];
   char ctype[64]; /* the media type, for messages */
 };
@@ -448,13 +449,57 @@ static unsigned process(struct mts_rpt_receiver *r, struct req *q,
   return 200;
 }
 
+/* The declared Content-Length; false when there is none. Digits only, as
+ * MHD checked; a value past UINT64_MAX / 20 stops the parse, which still
+ * leaves it past any limit. */
+static bool content_length(struct MHD_Connection *conn, uint64_t *out) {
+  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  uint64_t v = 0;
+  size_t i;
+
+  if (cl == NULL) {
+    return false;
+  }
+  for (i = 0; cl[i] != '\0'; i++) {
+    if (!mts_is_digit((uint8_t)cl[i]) || v > UINT64_MAX / 20) {
+      break;
+    }
+    v = v * 10 + (uint64_t)(cl[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* Whether a refusal decided on the headers is answered only after the
+ * body is read and dropped (DISCARD_FACTOR): when a body follows, small
+ * enough to drain (declared up to DISCARD_FACTOR times the limit, or
+ * chunked, which append() cuts off there), and the client does not wait
+ * for "100 Continue" before sending it. */
+static bool drain_first(const struct mts_rpt_receiver *r,
+                        struct MHD_Connection *conn) {
+  uint64_t v;
+
+  if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                  MHD_HTTP_HEADER_EXPECT) != NULL) {
+    return false;
+  }
+  if (content_length(conn, &v)) {
+    return v > 0 && v <= (uint64_t)DISCARD_FACTOR * r->max_body;
+  }
+  return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                     MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+         NULL;
+}
+
 /* Checks on the headers alone; \return 0 or the refusal status. */
 static unsigned check_headers(struct mts_rpt_receiver *r,
                               struct MHD_Connection *conn, const char *url,
                               const char *method, struct req *q,
                               const char **msg) {
   uint8_t key[17];
-  const char *cl, *ct;
+  const char *ct;
+  uint64_t v;
 
   if (!client_of(conn, key, q->client, sizeof q->client)) {
     snprintf(q->client, sizeof q->client, "unknown");
@@ -479,38 +524,20 @@ static unsigned check_headers(struct mts_rpt_receiver *r,
     return 415;
   }
   snprintf(q->ctype, sizeof q->ctype, "%s", ct);
-  cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                   MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (cl != NULL) {
-    uint64_t v = 0;
-    size_t i;
-
-    for (i = 0; cl[i] != '\0'; i++) {
-      if (!mts_is_digit((uint8_t)cl[i]) || v > UINT64_MAX / 20) {
-        break;
-      }
-      v = v * 10 + (uint64_t)(cl[i] - '0');
-    }
-    if (v > r->max_body) {
-      const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_EXPECT);
-
-      /* Refused now if the client waits for "100 Continue" (it sends
-       * nothing more) or the body is too large to drain. */
-      if (ex != NULL || v > (uint64_t)DISCARD_FACTOR * r->max_body) {
-        *msg = "report too large";
-        return 413;
-      }
-      q->too_big = true;
-    }
+  if (content_length(conn, &v) && v > r->max_body) {
+    *msg = "report too large";
+    return 413;
   }
   return 0;
 }
 
 static bool append(struct mts_rpt_receiver *r, struct req *q,
                    const char *data, size_t len) {
-  if (q->too_big || len > r->max_body - q->len) {
-    q->too_big = true;
+  if (q->refusal != 0 || len > r->max_body - q->len) {
+    if (q->refusal == 0) {
+      q->refusal = 413;
+      q->refusal_msg = "report too large";
+    }
     q->dropped += len;
     return q->dropped <= (size_t)DISCARD_FACTOR * r->max_body;
   }
@@ -551,13 +578,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     }
     *con_cls = q;
     status = check_headers(r, conn, url, method, q, &msg);
-    if (status != 0) {
-      q->status = (int)status;
+    if (status != 0 && !drain_first(r, conn)) {
+      q->answered = true;
       return answer(r, conn, status, msg);
     }
+    q->refusal = status;
+    q->refusal_msg = msg;
     return MHD_YES;
   }
-  if (q->status != 0) {
+  if (q->answered) {
     /* Answered already; MHD drops what is left of the body. */
     *upload_data_size = 0;
     return MHD_YES;
@@ -575,12 +604,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     }
     return MHD_YES;
   }
-  if (q->too_big) {
-    q->status = 413;
-    return answer(r, conn, 413, "report too large");
+  q->answered = true;
+  if (q->refusal != 0) {
+    return answer(r, conn, q->refusal, q->refusal_msg);
   }
   status = process(r, q, &msg, buf, sizeof buf);
-  q->status = (int)status;
   if (mts_log_enabled(r->ctx, MTS_LOG_INFO)) {
     mts_log(r->ctx, MTS_LOG_INFO, "tlsrpt receiver: %s: %zu bytes: %u %.200s",
             q->client, q->len, status, msg);
