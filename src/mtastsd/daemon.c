@@ -394,6 +394,8 @@ static void on_request(void *arg, struct mtastsd_req *req,
   }
   if (!q->lookup_done) {
     q->lookup = h;
+    LOG_D(d->log, R_LOG, "%s: zone=%s domain=%s: waiting for the lookup",
+          mtastsd_req_peer(req), zone, key);
   }
 }
 

@@ -223,12 +223,12 @@ fd_back() {
 		fail "$1: descriptor leak" "$n open, baseline $FD0: $(find "/proc/$DPID/fd" -mindepth 1 -printf '%l ' | tail -c 300)"
 }
 # loop_ok NAME SECS: fresh lookups of good.test for SECS seconds, every one
-# OK and under 1 s.
+# OK and under 1.5 s (the zone's budget is 2 s: none waited on a fetch).
 loop_ok() {
 	local n worst bad out
 	out=$(ab loop "$2" "$ADDR" postfix good.test)
 	read -r n worst bad <<<"$out" || true
-	[ "${n:-0}" -ge 5 ] && [ "${bad:-1}" = 0 ] && [ "${worst:-9999}" -lt 1000 ] &&
+	[ "${n:-0}" -ge 5 ] && [ "${bad:-1}" = 0 ] && [ "${worst:-9999}" -lt 1500 ] &&
 		pass "$1: $n lookups, every one OK, slowest $worst ms" ||
 		fail "$1" "$(printf '%s' "$out" | head -c 600)"
 }
@@ -236,8 +236,22 @@ loop_ok() {
 # Baseline: the first lookup fetches (so the policy is in memory, and any
 # descriptor the resolver keeps is open), then settle.
 sm "baseline lookup" "OK $GOOD" "$ADDR" pipe postfix good.test
-sleep 0.5
+# The count three times the same, 0.2 s apart (at most 10 s): a descriptor
+# of that lookup still closing would raise the baseline, and every
+# fd_back after would fail.
 FD0=$(nfd)
+same=0
+for _ in $(seq 1 50); do
+	sleep 0.2
+	n=$(nfd)
+	if [ "$n" -eq "$FD0" ]; then
+		same=$((same + 1))
+		[ "$same" -lt 2 ] || break
+	else
+		FD0=$n
+		same=0
+	fi
+done
 RSS0=$(rss)
 echo "# baseline: $FD0 descriptors, VmRSS $RSS0 kB"
 

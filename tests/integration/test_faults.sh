@@ -132,21 +132,29 @@ cp "$MTSW_DIR/certs/$HOST.pem" "$T/cert.orig"
 cp "$MTSW_DIR/certs/$HOST.key" "$T/key.orig"
 
 # nginx_with DIRECTIVES: the policy host's server block gets DIRECTIVES;
-# reload nginx (SIGHUP to its master, by PID) and wait until the new
-# workers serve.
+# reload nginx (SIGHUP to its master, by PID) and wait (bounded) until
+# the new workers serve: a worker that was not there before the HUP is
+# running, and none of the old ones is (they exit once they have closed
+# their connections). Counting children alone passed before the master
+# had even read the new configuration.
 nginx_with() {
-	local i
+	local i old p fresh alive
 	awk -v h="$HOST" -v extra="$1" '
 		{ print }
 		$1 == "server_name" && $2 == h ";" && extra != "" { print "    " extra }
 	' "$T/hosts.conf.orig" >"$NGINX_CONF"
+	old=" $(pgrep -P "$NGINX_PID" 2>/dev/null | tr '\n' ' ')"
 	kill -HUP "$NGINX_PID"
-	sleep 0.5
-	for i in $(seq 1 50); do
-		# The old workers exit once they have closed their connections.
-		[ "$(pgrep -c -P "$NGINX_PID" 2>/dev/null || echo 0)" -le 1 ] && return 0
+	for i in $(seq 1 100); do
+		fresh=0
+		alive=0
+		for p in $(pgrep -P "$NGINX_PID" 2>/dev/null || true); do
+			case $old in *" $p "*) alive=1 ;; *) fresh=1 ;; esac
+		done
+		[ "$fresh" = 1 ] && [ "$alive" = 0 ] && return 0
 		sleep 0.1
 	done
+	echo "nginx_with: the reload did not finish in 10 s" >&2
 }
 
 # set_id ID: the _mta-sts record of good.test says id=ID; unbound reloads
@@ -212,7 +220,9 @@ fault() {
 	worst=${out#* }
 	[ "$ok" = 300 ] && pass "$name: 300 of 300 lookups got the cached policy" ||
 		fail "$name: lookups" "$ok of 300 OK"
-	[ "$worst" -lt 1000 ] && pass "$name: slowest lookup ${worst} ms (< 1 s: never waits on the fetch)" ||
+	# 2 s, under the 3 s fetch budget: proves no lookup waited on the fetch,
+	# with room for a loaded 2-core machine over 3,000 samples in the test.
+	[ "$worst" -lt 2000 ] && pass "$name: slowest lookup ${worst} ms (< 2 s, the fetch budget is 3 s: never waits on the fetch)" ||
 		fail "$name: slowest lookup" "${worst} ms"
 	# The fetch may still be running (trickle): wait for its failure.
 	for _ in $(seq 1 80); do
@@ -254,10 +264,12 @@ fault trickle1 "a host that trickles one byte a second" sts-policy-fetch-error
 nginx_with ''
 set_id fixed1
 sed -i 's/^mode: enforce/mode: testing/' "$MTSW_DIR/www/$HOST/.well-known/mta-sts.txt"
+# The lookup answers from the cache and fetches fixed1 behind the answer:
+# the next one may already follow the new testing policy (NOTFOUND).
 ok=0
 for _ in $(seq 1 50); do
 	r=$(q good.test)
-	case $r in *"OK "*) ;; *) break ;; esac
+	case $r in *"OK "* | *"NOTFOUND"*) ;; *) break ;; esac
 	if timeout -k 2 15 "$MTASTS" cache show good.test --socket "$SOCK" 2>/dev/null | grep -q 'fixed1'; then
 		ok=1
 		break

@@ -226,7 +226,7 @@ sm "SIGHUP reload on an open connection" \
 	127.0.0.1:$PORT script <<EOF
 q postfix good.test
 run cp "$T/tcp2.yml" "$T/tcp.yml" && kill -HUP $DPID
-sleep 1
+run i=0; until grep -q 'configuration reloaded' "$DLOG" || [ \$i -ge 100 ]; do i=\$((i + 1)); sleep 0.1; done
 q postfix good.test
 EOF
 grep -q 'configuration reloaded' "$DLOG" && pass "reload logged" || fail "reload logged" "$(tail -c 400 "$DLOG")"
@@ -238,14 +238,14 @@ grep -q 'configuration reloaded' "$DLOG" && pass "reload logged" || fail "reload
 
 # SIGTERM with a request in flight (slow.test takes the 2 s HTTPS timeout):
 # it is answered, then a clean exit.
-n0=$(grep -c ': connected' "$DLOG" || true)
 ip netns exec "$MTSW_NS" python3 "$SMC" 127.0.0.1:$PORT pipe postfix slow.test >"$T/inflight" 2>&1 &
 cpid=$!
-for i in $(seq 1 100); do
-	[ "$(grep -c ': connected' "$DLOG" || true)" -gt "$n0" ] && break
+# Bounded wait for the daemon to have read the request and started its
+# lookup: a SIGTERM before that would find nothing in flight.
+for i in $(seq 1 200); do
+	grep -q 'domain=slow.test: waiting for the lookup' "$DLOG" && break
 	sleep 0.05
 done
-sleep 0.3
 stop 0
 wait "$cpid" || true
 [ "$(cat "$T/inflight")" = "NOTFOUND " ] &&

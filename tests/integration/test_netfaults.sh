@@ -469,7 +469,8 @@ check_burst() {
 	local ok=${2% *} worst=${2#* }
 	[ "$ok" = "$3" ] && pass "$1: $3 of $3 lookups got the cached policy" ||
 		fail "$1: lookups" "$ok of $3 OK"
-	[ "$worst" -lt "$(tscale 1000)" ] && pass "$1: slowest lookup ${worst} ms (< 1 s: never waits on the fetch)" ||
+	# 2 s, under the zone's 3 s budget (ZT): no lookup waited on the fetch.
+	[ "$worst" -lt "$(tscale 2000)" ] && pass "$1: slowest lookup ${worst} ms (< 2 s, the budget is $ZT s: never waits on the fetch)" ||
 		fail "$1: slowest lookup" "${worst} ms"
 }
 
@@ -522,13 +523,18 @@ set_id stall.test stall2
 burst stall.test 400 6 >"$T/burst.stall" &
 BPID=$!
 t_stall=
+# The failure is watched for from now, beside set_id, so that the time
+# set_id takes is not counted as the fetch's.
+rm -f "$T/t_fail"
+(wait_log "$DLOG" 'failure domain=stall\.test id=stall2 result=sts-policy-fetch-error' $((ZT * 10 + $(tscale 30))) &&
+	now_ms >"$T/t_fail") &
+WPID=$!
 if wait_log "$T/srv.b.log" '^stall ' "$(tscale 50)"; then
 	t_stall=$(now_ms)
 	set_id stall.test stall3
 fi
-t_fail=
-wait_log "$DLOG" 'failure domain=stall\.test id=stall2 result=sts-policy-fetch-error' $((ZT * 10 + $(tscale 30))) &&
-	t_fail=$(now_ms)
+wait "$WPID" || true
+t_fail=$(cat "$T/t_fail" 2>/dev/null || true)
 wait "$BPID" || true
 check_burst "stalled body" "$(cat "$T/burst.stall")" 400
 if [ -n "$t_stall" ] && [ -n "$t_fail" ]; then
@@ -594,7 +600,7 @@ case $R in "TEMP "*) pass "resolver dead: a new domain answers TEMP ($QMS ms)" ;
 [ "$QMS" -le $((DEADLINE_MS + $(tscale 1000))) ] && pass "resolver dead: within the deadline ($QMS ms <= $DEADLINE_MS ms + 1 s)" ||
 	fail "resolver dead: too slow" "$QMS ms"
 qt spf.test
-case $R in "TEMP "*) [ "$QMS" -lt "$(tscale 1000)" ] && pass "resolver dead: asked again, TEMP at once ($QMS ms: the tempfail is remembered)" ||
+case $R in "TEMP "*) [ "$QMS" -lt "$(tscale 2000)" ] && pass "resolver dead: asked again, TEMP at once ($QMS ms: the tempfail is remembered)" ||
 	fail "resolver dead: second TEMP" "$QMS ms" ;;
 *) fail "resolver dead: second lookup" "$R" ;; esac
 
