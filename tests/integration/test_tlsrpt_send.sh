@@ -6,7 +6,8 @@
 # The test adds to the running world (zone lines + SIGHUP to unbound, as
 # test_check_init.sh does): `_smtp._tls` records for rpt.test (rua = an
 # HTTPS endpoint and a mailbox), rpt-fail.test (HTTPS answering 500),
-# rpt-redirect.test (301), an HTTPS report receiver (tlsrpt_sink.py,
+# rpt-redirect.test (301), rpt-bighdr.test (201, then a header line over
+# curl's limit: retried, with the reason, not "out of memory"), an HTTPS report receiver (tlsrpt_sink.py,
 # certificate from the world CA) at reports.rpt.test = 127.0.0.240, and
 # a Postfix MX for rpt-mail.test at 127.0.0.241 storing mail in a
 # Maildir. Then: datagrams are counted into a store
@@ -68,6 +69,7 @@ ZONE=$MTSW_DIR/unbound/test.zone
 	echo '_smtp._tls.rpt.test.          TXT "v=TLSRPTv1; rua=https://reports.rpt.test/tlsrpt,mailto:tlsrpt@rpt-mail.test"'
 	echo '_smtp._tls.rpt-fail.test.     TXT "v=TLSRPTv1; rua=https://reports.rpt.test/fail500"'
 	echo '_smtp._tls.rpt-redirect.test. TXT "v=TLSRPTv1; rua=https://reports.rpt.test/redirect"'
+	echo '_smtp._tls.rpt-bighdr.test.   TXT "v=TLSRPTv1; rua=https://reports.rpt.test/bigheader"'
 	echo 'reports.rpt.test.             A   127.0.0.240'
 	echo 'rpt-mail.test.                MX  10 mx.rpt-mail.test.'
 	echo 'mx.rpt-mail.test.             A   127.0.0.241'
@@ -183,14 +185,15 @@ dg() { # dg TIME DOMAIN POLICY-JSON TAIL
 	dg "$TODAY" rpt.test "$POL" '"t":0,"f":0'
 	dg $((Y + 600)) rpt-fail.test '"policy-type":9' '"t":0,"f":0'
 	dg $((Y + 600)) rpt-redirect.test '"policy-type":9' '"t":0,"f":0'
+	dg $((Y + 600)) rpt-bighdr.test '"policy-type":9' '"t":0,"f":0'
 	dg $((Y + 700)) norpt.test '"policy-type":9' '"t":0,"f":0'
 	dg $((Y + 800)) optout.test '"policy-type":9' '"t":0,"f":0'
 	dg $((Y2 + 900)) rpt.test "$POL" '"t":0,"f":0'
 } >"$T/events.txt"
 out=$("$TLSRPTD" -c "$T/tlsrptd.yml" --events-from "$T/events.txt" 2>"$T/ingest.log") || true
 case $out in
-*"12 session(s) counted, 0 duplicate(s), 0 rejected"*) pass "12 datagrams counted into the store" ;;
-*) fail "12 datagrams counted into the store" "$out" ;;
+*"13 session(s) counted, 0 duplicate(s), 0 rejected"*) pass "13 datagrams counted into the store" ;;
+*) fail "13 datagrams counted into the store" "$out" ;;
 esac
 
 mt() {
@@ -289,6 +292,7 @@ for want in "sent    $YD rpt.test https://reports.rpt.test/tlsrpt" \
 	"sent    $YD rpt.test mailto:tlsrpt@rpt-mail.test" \
 	"retry   $YD rpt-fail.test https://reports.rpt.test/fail500: HTTP status 500" \
 	"retry   $YD rpt-redirect.test https://reports.rpt.test/redirect: HTTP status 301" \
+	"retry   $YD rpt-bighdr.test https://reports.rpt.test/bigheader: a response header line over curl's limit (100 KB)" \
 	"no-rua  $YD norpt.test" "opt-out $YD optout.test"; do
 	if grep -qF -- "$want" "$T/send.out"; then
 		pass "send: '$want'"
@@ -358,6 +362,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 rep = {r["domain"]: r["report"] for r in d["aggregates"]}
 assert rep == {"rpt.test": "planned", "rpt-fail.test": "planned", "rpt-redirect.test": "planned",
+               "rpt-bighdr.test": "planned",
                "norpt.test": "norua", "optout.test": "optout"}, rep
 dl = {(x["domain"], x["rua"]): x for x in d["deliveries"]}
 assert dl[("rpt.test", "https://reports.rpt.test/tlsrpt")]["state"] == "sent"

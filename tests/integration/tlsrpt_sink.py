@@ -2,7 +2,8 @@
 """tlsrpt_sink.py ADDR PORT CERT KEY DIR [MAX_SECONDS]: a tiny HTTPS report
 receiver for the tests. Every POST is saved as DIR/<n>.body with its
 request line and headers in DIR/<n>.headers. The answer depends on the
-path: /fail500 -> 500, /redirect -> 301 to /tlsrpt, anything else -> 201.
+path: /fail500 -> 500, /redirect -> 301 to /tlsrpt, /bigheader -> 201 with
+a 200,000-byte header line (over curl's 100 KB), anything else -> 201.
 Exits by itself after MAX_SECONDS (default 300)."""
 import http.server
 import os
@@ -33,6 +34,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/redirect":
             self.send_response(301)
             self.send_header("Location", "/tlsrpt")
+        elif self.path == "/bigheader":
+            self.send_response(201)
+            self.send_header("X-Big", "b" * 200000)
         else:
             self.send_response(201)
         self.send_header("Content-Length", "0")

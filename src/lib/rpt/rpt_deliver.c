@@ -789,7 +789,16 @@ enum mts_status mts_rpt_deliver_https(struct mts_ctx *ctx, const char *url,
     st = MTS_ETLS;
     break;
   case CURLE_OUT_OF_MEMORY:
-    st = MTS_ENOMEM;
+    /* curl 7.88 says "out of memory" for a header line over its limit
+     * too: once the status line is in, that is the server's doing (as in
+     * net_http.c) */
+    if (code != 0) {
+      st = MTS_EIO;
+      (void)snprintf(ebuf, sizeof ebuf,
+                     "a response header line over curl's limit (100 KB)");
+    } else {
+      st = MTS_ENOMEM;
+    }
     break;
   default:
     st = MTS_EIO;
