@@ -277,14 +277,23 @@ void mts_sqlite_close(struct mts_sqlite *s) {
   }
 }
 
+/* The longest path + suffix handled; longer ones are not touched. */
+#define SL_PATH_MAX 4096
+
+/* \p path + \p sfx into \p buf (SL_PATH_MAX); false when too long. */
+static bool sl_join(char *buf, const char *path, const char *sfx) {
+  int n = snprintf(buf, SL_PATH_MAX, "%s%s", path, sfx);
+
+  return n >= 0 && n < SL_PATH_MAX;
+}
+
 /* Remember which file \p s->path + \p sfx is now (the connection's). */
 static void sl_aux_note(const struct mts_sqlite *s, struct mts_sqlite_aux *x,
                         const char *sfx) {
-  char a[4096];
+  char a[SL_PATH_MAX];
   struct stat sb;
 
-  x->known = snprintf(a, sizeof(a), "%s%s", s->path, sfx) < (int)sizeof(a) &&
-             stat(a, &sb) == 0;
+  x->known = sl_join(a, s->path, sfx) && stat(a, &sb) == 0;
   if (x->known) {
     x->dev = sb.st_dev;
     x->ino = sb.st_ino;
@@ -397,12 +406,11 @@ enum mts_sqlite_lost mts_sqlite_file_state(const struct mts_sqlite *s) {
 /* Remove s->path + \p sfx if it is still the file \p x noted. */
 static void sl_unlink_ours(const struct mts_sqlite *s, const char *sfx,
                            const struct mts_sqlite_aux *x) {
-  char a[4096];
+  char a[SL_PATH_MAX];
   struct stat sb;
 
-  if (x->known &&
-      snprintf(a, sizeof(a), "%s%s", s->path, sfx) < (int)sizeof(a) &&
-      stat(a, &sb) == 0 && sb.st_dev == x->dev && sb.st_ino == x->ino) {
+  if (x->known && sl_join(a, s->path, sfx) && stat(a, &sb) == 0 &&
+      sb.st_dev == x->dev && sb.st_ino == x->ino) {
     (void)unlink(a);
   }
 }
@@ -414,10 +422,9 @@ void mts_sqlite_unlink_aux(const struct mts_sqlite *s) {
 
 /* Rename \p from + \p sfx to \p to + \p sfx; \return 0 or errno. */
 static int sl_rename(const char *from, const char *to, const char *sfx) {
-  char a[4096], b[4096];
+  char a[SL_PATH_MAX], b[SL_PATH_MAX];
 
-  if (snprintf(a, sizeof(a), "%s%s", from, sfx) >= (int)sizeof(a) ||
-      snprintf(b, sizeof(b), "%s%s", to, sfx) >= (int)sizeof(b)) {
+  if (!sl_join(a, from, sfx) || !sl_join(b, to, sfx)) {
     return ENAMETOOLONG;
   }
   return rename(a, b) == 0 ? 0 : errno;
