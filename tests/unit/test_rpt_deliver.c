@@ -376,6 +376,9 @@ static void test_sendmail(void **state) {
   char cmd[300], body[600], err[200], *got;
   static const char msg[] = "Subject: x\r\n\r\nhello\r\n";
   enum mts_status st;
+  /* The deadline of the runs that must finish: under valgrind
+   * (--trace-children) the script's shell runs under memcheck too. */
+  const uint32_t tmo = mts_test_ms(5000);
 
   (void)state;
   (void)snprintf(s.dir, sizeof(s.dir), "/tmp/test_rpt_deliver.XXXXXX");
@@ -391,7 +394,7 @@ static void test_sendmail(void **state) {
   write_script(&s, body);
   (void)snprintf(cmd, sizeof(cmd), "%s  -oi\t-X", s.script);
   st = mts_rpt_deliver_sendmail(ctx, cmd, "tlsrpt@sender.example",
-                                "reports@example.net", msg, strlen(msg), 5000,
+                                "reports@example.net", msg, strlen(msg), tmo,
                                 err, sizeof(err));
   assert_int_equal(st, MTS_OK);
   assert_string_equal(slurp(s.out), msg);
@@ -405,7 +408,7 @@ static void test_sendmail(void **state) {
   write_script(&s, "cat >/dev/null\necho 'sendmail: fatal: queue full' >&2\n"
                    "echo second line >&2\nexit 75");
   st = mts_rpt_deliver_sendmail(ctx, s.script, "a@b.example", "c@d.example",
-                                msg, strlen(msg), 5000, err, sizeof(err));
+                                msg, strlen(msg), tmo, err, sizeof(err));
   assert_int_equal(st, MTS_EIO);
   assert_non_null(strstr(err, "exit status 75: sendmail: fatal: queue full"));
   assert_null(strstr(err, "second"));
@@ -426,7 +429,7 @@ static void test_sendmail(void **state) {
     memset(m, 'x', big);
     write_script(&s, "exit 0");
     st = mts_rpt_deliver_sendmail(ctx, s.script, "a@b.example", "c@d.example",
-                                  m, big, 5000, err, sizeof(err));
+                                  m, big, tmo, err, sizeof(err));
     assert_int_equal(st, MTS_EIO);
     free(m);
   }
@@ -434,20 +437,20 @@ static void test_sendmail(void **state) {
   /* No such program; refused arguments. */
   (void)snprintf(cmd, sizeof(cmd), "%s/nonexistent -oi", s.dir);
   st = mts_rpt_deliver_sendmail(ctx, cmd, "a@b.example", "c@d.example", msg,
-                                strlen(msg), 5000, err, sizeof(err));
+                                strlen(msg), tmo, err, sizeof(err));
   assert_int_equal(st, MTS_EIO);
   assert_non_null(strstr(err, "exit status 127"));
   assert_int_equal(mts_rpt_deliver_sendmail(ctx, "sendmail", "a@b.example",
                                             "c@d.example", msg, strlen(msg),
-                                            5000, err, sizeof(err)),
+                                            tmo, err, sizeof(err)),
                    MTS_EINVAL);
   assert_int_equal(mts_rpt_deliver_sendmail(ctx, "  ", "a@b.example",
                                             "c@d.example", msg, strlen(msg),
-                                            5000, err, sizeof(err)),
+                                            tmo, err, sizeof(err)),
                    MTS_EINVAL);
   assert_int_equal(mts_rpt_deliver_sendmail(ctx, s.script, "-oQ@b.example",
                                             "c@d.example", msg, strlen(msg),
-                                            5000, err, sizeof(err)),
+                                            tmo, err, sizeof(err)),
                    MTS_EINVAL);
 
   (void)unlink(s.script);
