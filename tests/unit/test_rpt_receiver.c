@@ -590,6 +590,20 @@ static long raw_status(int fd) {
   return code;
 }
 
+/* Sends \p head, checks that no answer comes before the body, sends the
+ * \p len bytes of \p body, \return the status. */
+static long raw_after_body(const struct fixture *f, const char *head,
+                           const char *body, size_t len) {
+  int fd = raw_open(f, head);
+  long code;
+
+  assert_false(raw_readable(fd, 300));
+  assert_int_equal(write(fd, body, len), (ssize_t)len);
+  code = raw_status(fd);
+  close(fd);
+  return code;
+}
+
 /*
  * A declared body over the limit: a client that sends its whole body
  * before it reads must get the 413, so the server drains up to twice the
@@ -617,11 +631,7 @@ static void test_too_big_drained(void **state) {
            "Content-Type: application/tlsrpt+json\r\n"
            "Content-Length: %zu\r\n\r\n",
            sizeof body);
-  fd = raw_open(f, head);
-  assert_false(raw_readable(fd, 300));
-  assert_int_equal(write(fd, body, sizeof body), (ssize_t)sizeof body);
-  assert_int_equal(raw_status(fd), 413);
-  close(fd);
+  assert_int_equal(raw_after_body(f, head, body, sizeof body), 413);
 
   /* the same with "Expect: 100-continue": refused at once */
   snprintf(head, sizeof head,
@@ -653,20 +663,6 @@ static void test_too_big_drained(void **state) {
   f->rcv = NULL;
 }
 
-/* Sends \p head, checks that no answer comes before the body, sends
- * \p body, \return the status. */
-static long raw_after_body(const struct fixture *f, const char *head,
-                           const char *body) {
-  int fd = raw_open(f, head);
-  long code;
-
-  assert_false(raw_readable(fd, 300));
-  assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
-  code = raw_status(fd);
-  close(fd);
-  return code;
-}
-
 /*
  * Every refusal decided on the headers (429, 405, 404, 415) waits for the
  * body like the 413 does, for the same reason: answered before the body
@@ -694,19 +690,19 @@ static void test_refusals_drained(void **state) {
            "Content-Type: application/tlsrpt+json\r\n"
            "Content-Length: %zu\r\n\r\n",
            strlen(body));
-  assert_int_equal(raw_after_body(f, head, body), 405);
+  assert_int_equal(raw_after_body(f, head, body, strlen(body)), 405);
   snprintf(head, sizeof head,
            "POST /other HTTP/1.1\r\nHost: x\r\n"
            "Content-Type: application/tlsrpt+json\r\n"
            "Content-Length: %zu\r\n\r\n",
            strlen(body));
-  assert_int_equal(raw_after_body(f, head, body), 404);
+  assert_int_equal(raw_after_body(f, head, body, strlen(body)), 404);
   snprintf(head, sizeof head,
            "POST /in HTTP/1.1\r\nHost: x\r\n"
            "Content-Type: text/plain\r\n"
            "Content-Length: %zu\r\n\r\n",
            strlen(body));
-  assert_int_equal(raw_after_body(f, head, body), 415);
+  assert_int_equal(raw_after_body(f, head, body, strlen(body)), 415);
   /* chunked, no length declared */
   snprintf(chunked, sizeof chunked, "%zx\r\n%s\r\n0\r\n\r\n",
            strlen(body), body);
@@ -714,7 +710,7 @@ static void test_refusals_drained(void **state) {
                                   "POST /in HTTP/1.1\r\nHost: x\r\n"
                                   "Content-Type: text/plain\r\n"
                                   "Transfer-Encoding: chunked\r\n\r\n",
-                                  chunked),
+                                  chunked, strlen(chunked)),
                    415);
   /* no body: at once */
   fd = raw_open(f, "GET /in HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -726,7 +722,7 @@ static void test_refusals_drained(void **state) {
            "Content-Type: application/tlsrpt+json\r\n"
            "Content-Length: %zu\r\n\r\n",
            strlen(body));
-  assert_int_equal(raw_after_body(f, head, body), 429);
+  assert_int_equal(raw_after_body(f, head, body, strlen(body)), 429);
   mts_rpt_receiver_stats(f->rcv, &stats);
   assert_int_equal(stats.requests, 6);
   assert_int_equal(stats.limited, 1);

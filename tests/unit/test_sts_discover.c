@@ -192,15 +192,17 @@ static void env_net(struct env *e) {
   assert_int_equal(env_net_st(e), MTS_OK);
 }
 
-/* \p dns_ms: the DNS timeout, 0 for 600 ms. */
-static void env_init_dns(struct env *e, uint32_t dns_ms) {
+/* \p dns_ms, \p http_ms: the DNS and HTTPS timeouts, 0 for 600 and
+ * 1500 ms. */
+static void env_init_t(struct env *e, uint32_t dns_ms, uint32_t http_ms) {
   memset(e, 0, sizeof(*e));
   e->ctx = mts_test_ctx(&e->alloc, 0);
   e->dns_timeout_ms = dns_ms;
+  e->http_timeout_ms = http_ms;
   env_net(e);
 }
 
-static void env_init(struct env *e) { env_init_dns(e, 0); }
+static void env_init(struct env *e) { env_init_t(e, 0, 0); }
 
 static void guard_fired(uv_timer_t *t) { *(bool *)t->data = true; }
 
@@ -431,10 +433,7 @@ static void test_discover_concurrent(void **state) {
   /* Every handshake at once, against one fake server: 3 s, not 1.5, or a
    * slow machine (valgrind, which runs one thread at a time) times out
    * the last ones. stall.test then takes the 3 s. */
-  memset(&e, 0, sizeof(e));
-  e.ctx = mts_test_ctx(&e.alloc, 0);
-  e.http_timeout_ms = 3000;
-  env_net(&e);
+  env_init_t(&e, 0, 3000);
   for (i = 0; i < NCASES; i++) {
     g[i].pending = &pending;
     g[i].calls = 0;
@@ -514,7 +513,7 @@ static void test_discover_canceled(void **state) {
   (void)state;
   /* silent.test must still be waiting when stall.test's fetch has begun
    * (TXT, A, AAAA, TLS): a long DNS timeout, not 600 ms. */
-  env_init_dns(&e, 10000);
+  env_init_t(&e, 10000, 0);
   assert_int_equal(mts_sts_discover(e.net, "silent.test", 0, got_cb, &g1),
                    MTS_OK);
   assert_int_equal(mts_sts_discover(e.net, "stall.test", 0, got_cb, &g2),

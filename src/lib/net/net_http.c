@@ -207,18 +207,16 @@ static void transfer_done(struct http_op *op, CURLcode rc) {
       os_errno != 0) {
     st = MTS_EIO;
   }
-  /* curl 7.88 says "out of memory" for a response header line over its
-   * 100 KB limit (CURL_MAX_HTTP_HEADER; CURLE_TOO_LARGE from 8.6): once
-   * the status line is in, that is the server's doing, and a fetch
-   * error with a backoff, not a retry at every lookup
-   * (test_netfaults.sh, "a header line without end"). */
+  /* A header line over curl's limit: a fetch error with a backoff, not
+   * a retry at every lookup (test_netfaults.sh, "a header line without
+   * end"). */
   if (rc == CURLE_OUT_OF_MEMORY &&
       curl_easy_getinfo(op->easy, CURLINFO_RESPONSE_CODE, &code) ==
           CURLE_OK &&
-      code != 0) {
+      mts_net_curl_header_overflow(rc, code)) {
     st = MTS_EIO;
-    (void)snprintf(op->errbuf, sizeof(op->errbuf),
-                   "a response header line over curl's limit (100 KB)");
+    (void)snprintf(op->errbuf, sizeof(op->errbuf), "%s",
+                   MTS_NET_CURL_HEADER_OVERFLOW_MSG);
   }
   if (st != MTS_OK) {
     if (st == MTS_ETOOBIG) {

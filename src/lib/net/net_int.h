@@ -155,4 +155,15 @@ int mts_net_http_timer_cb(CURLM *multi, long timeout_ms, void *userp);
 void mts_net_http_process(struct mts_net *net, int fd, int events, int status);
 void mts_net_http_timer(uv_timer_t *t);
 
+/* curl 7.88 reports a response header line over its 100 KB limit
+ * (CURL_MAX_HTTP_HEADER; CURLE_TOO_LARGE from 8.6) as
+ * CURLE_OUT_OF_MEMORY. Once the status line is in (\p code != 0) that is
+ * the server's doing, not our memory: \return true then. Policy fetches
+ * and report deliveries both use it. */
+static inline bool mts_net_curl_header_overflow(CURLcode rc, long code) {
+  return rc == CURLE_OUT_OF_MEMORY && code != 0;
+}
+#define MTS_NET_CURL_HEADER_OVERFLOW_MSG                                       \
+  "a response header line over curl's limit (100 KB)"
+
 #endif /* MTS_NET_INT_H */

@@ -24,6 +24,7 @@
 
 #include "core/ctx_int.h"
 #include "core/strbuf_int.h"
+#include "net/net_int.h"
 
 /* ---- small checks ---- */
 
@@ -789,13 +790,9 @@ enum mts_status mts_rpt_deliver_https(struct mts_ctx *ctx, const char *url,
     st = MTS_ETLS;
     break;
   case CURLE_OUT_OF_MEMORY:
-    /* curl 7.88 says "out of memory" for a header line over its limit
-     * too: once the status line is in, that is the server's doing (as in
-     * net_http.c) */
-    if (code != 0) {
+    if (mts_net_curl_header_overflow(rc, code)) {
       st = MTS_EIO;
-      (void)snprintf(ebuf, sizeof ebuf,
-                     "a response header line over curl's limit (100 KB)");
+      (void)snprintf(ebuf, sizeof ebuf, "%s", MTS_NET_CURL_HEADER_OVERFLOW_MSG);
     } else {
       st = MTS_ENOMEM;
     }
