@@ -49,7 +49,7 @@ world_up
 T=$MTSW_DIR/a
 mkdir -p "$T"
 chmod 711 "$MTSW_DIR" "$T"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 MPORT=$((PORT + 1))
 ADDR=127.0.0.1:$PORT
 GOOD='secure match=mail.good.test servername=hostname'

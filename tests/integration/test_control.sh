@@ -31,7 +31,7 @@ world_up
 T=$MTSW_DIR/c
 mkdir -p "$T/state"
 chmod 711 "$MTSW_DIR" "$T"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 MPORT=$((PORT + 1))
 SOCK=$T/state/control.sock
 DB=$T/state/cache.db

@@ -42,7 +42,7 @@ world_up
 T=$MTSW_DIR/d
 mkdir -p "$T/pf" "$T/state"
 printf 'compatibility_level = 3.6\n' >"$T/pf/main.cf"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 
 # sec D: the MTA-STS answer for D, as a glob: match= lists mail.D (and,
 # depending on the MX expansion of RFC 8461 4.1 wildcards, more).

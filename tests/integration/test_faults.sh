@@ -56,7 +56,7 @@ mkdir -p "$T/state" "$DISK"
 chmod 711 "$MTSW_DIR" "$T"
 # The store lives on its own 1 MiB file system so that it can be filled.
 mount -t tmpfs -o size=1m,mode=0700 mtsw-faults "$DISK"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 MPORT=$((PORT + 1))
 SOCK=$T/state/control.sock
 DB=$DISK/cache.db

@@ -71,7 +71,7 @@ mkconf() {
 	} >"$3/c.yml"
 }
 
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768-)
 MPORT=$((PORT + 1))
 PORT2=$((PORT + 2))
 SOCK=$T/state/control.sock
