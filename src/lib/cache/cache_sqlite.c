@@ -263,15 +263,10 @@ static void sq_lose(struct cache_sqlite *s, struct sq_job *j,
     if (snprintf(aside, sizeof(aside), "%s.damaged-%lld", s->path,
                  (long long)time(NULL)) >= (int)sizeof(aside) ||
         (e = mts_sqlite_set_aside(s->path, aside)) != 0) {
-      char eb[128];
-
-      if (strerror_r(e, eb, sizeof(eb)) != 0) { /* strerror: not thread-safe */
-        (void)snprintf(eb, sizeof(eb), "errno %d", e);
-      }
       (void)snprintf(j->err + n, sizeof(j->err) - n,
                      "the file is damaged (truncated or overwritten) and "
                      "cannot be moved aside: %s",
-                     eb);
+                     mts_sqlite_strerror(e).s);
       break;
     }
     (void)snprintf(j->err + n, sizeof(j->err) - n,

@@ -362,13 +362,8 @@ enum mts_status mts_sqlite_open(struct mts_sqlite *s, struct mts_ctx *ctx,
 
 /* ---- the file changed under the connection ---- */
 
-struct sl_errbuf {
-  char s[128];
-};
-
-/* strerror() for any thread. */
-static struct sl_errbuf sl_strerror(int e) {
-  struct sl_errbuf b;
+struct mts_sqlite_errbuf mts_sqlite_strerror(int e) {
+  struct mts_sqlite_errbuf b;
 
   if (strerror_r(e, b.s, sizeof(b.s)) != 0) {
     (void)snprintf(b.s, sizeof(b.s), "errno %d", e);
@@ -451,7 +446,7 @@ static bool sl_vacuum_into(const struct mts_sqlite *s, const char *to) {
             s->sc->private_file ? 0600 : 0644);
   if (fd < 0) {
     mts_log(s->ctx, MTS_LOG_ERR, "%s: %.200s: cannot create %.200s: %s",
-            s->name, s->path, to, sl_strerror(errno).s);
+            s->name, s->path, to, mts_sqlite_strerror(errno).s);
     return false;
   }
   (void)close(fd);
@@ -486,7 +481,7 @@ static enum mts_status sl_reconnect(struct mts_sqlite *s) {
 
 enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
                                    enum mts_sqlite_lost why) {
-  char keep[4200];
+  char keep[SL_PATH_MAX], sfx[64];
   long long now = (long long)mts_ctx_now(s->ctx);
   bool kept = false, restored = false;
   int e = 0;
@@ -498,17 +493,17 @@ enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
   case MTS_SQLITE_REMOVED:
     /* The unlinked file is still readable through the connection. */
     /* The pid: two processes sharing the file may both get here. */
-    (void)snprintf(keep, sizeof(keep), "%s.rescue-%lld-%ld", s->path, now,
-                   (long)getpid());
-    kept = sl_vacuum_into(s, keep);
+    (void)snprintf(sfx, sizeof(sfx), ".rescue-%lld-%ld", now, (long)getpid());
+    kept = sl_join(keep, s->path, sfx) && sl_vacuum_into(s, keep);
     break;
   case MTS_SQLITE_REPLACED:
-    (void)snprintf(keep, sizeof(keep), "%s.replaced-%lld", s->path, now);
-    kept = sl_vacuum_into(s, keep);
+    (void)snprintf(sfx, sizeof(sfx), ".replaced-%lld", now);
+    kept = sl_join(keep, s->path, sfx) && sl_vacuum_into(s, keep);
     break;
   default:
-    (void)snprintf(keep, sizeof(keep), "%s.damaged-%lld", s->path, now);
-    e = mts_sqlite_set_aside(s->path, keep);
+    (void)snprintf(sfx, sizeof(sfx), ".damaged-%lld", now);
+    e = sl_join(keep, s->path, sfx) ? mts_sqlite_set_aside(s->path, keep)
+                                    : ENAMETOOLONG;
     kept = e == 0;
     break;
   }
@@ -567,7 +562,7 @@ enum mts_status mts_sqlite_recover(struct mts_sqlite *s,
       mts_log(s->ctx, MTS_LOG_ERR,
               "%s: %.200s: the file is damaged (truncated or overwritten) "
               "and cannot be moved aside: %s",
-              s->name, s->path, sl_strerror(e).s);
+              s->name, s->path, mts_sqlite_strerror(e).s);
       s->retry_at = mts_ctx_now(s->ctx) + 10;
       return MTS_EIO; /* a new file at a damaged path would fail too */
     }

@@ -94,6 +94,11 @@ enum mts_sqlite_lost mts_sqlite_file_state(const struct mts_sqlite *s);
  * the WAL of a moved file, and a new file at the path would replay it;
  * another process sharing the path may have made new ones, which stay. */
 void mts_sqlite_unlink_aux(const struct mts_sqlite *s);
+/* strerror() for any thread (strerror() itself is not thread-safe). */
+struct mts_sqlite_errbuf {
+  char s[128];
+};
+struct mts_sqlite_errbuf mts_sqlite_strerror(int e);
 /* Rename \p path, then its -wal and -shm, to \p aside (+ suffix).
  * \return 0 or the errno of the main file's rename. No context. */
 int mts_sqlite_set_aside(const char *path, const char *aside);
