@@ -73,8 +73,9 @@ mts_rpt_deliver_subject(const char *policy_domain, const char *submitter,
                         const char *report_id, char *buf, size_t size);
 
 /*! The address of a `mailto:` rua URI: percent-decoded, any `?query`
- *  dropped; must be local@domain with no space, control, `<>`, `,` or
- *  `"`. \return MTS_OK; MTS_EINVAL; MTS_ETOOBIG. */
+ *  dropped; must be local@domain with no space, control (`%00`
+ *  included), `<>`, `,` or `"`. \return MTS_OK; MTS_EINVAL;
+ *  MTS_ETOOBIG. */
 MTS_API MTS_WUR enum mts_status mts_rpt_deliver_mailto(const char *uri,
                                                        char *buf, size_t size);
 

@@ -317,6 +317,8 @@ static void test_mailto(void **state) {
       {"mailto:x@", MTS_EINVAL, NULL},
       {"mailto:x@exa mple.com", MTS_EINVAL, NULL},
       {"mailto:x%zz@example.com", MTS_EINVAL, NULL},
+      {"mailto:a@b.example%00junk", MTS_EINVAL, NULL},
+      {"mailto:a%00@b.example", MTS_EINVAL, NULL},
       {"https://example.com/", MTS_EINVAL, NULL},
       {"mailto:", MTS_EINVAL, NULL},
   };

@@ -177,7 +177,8 @@ enum mts_status mts_rpt_deliver_mailto(const char *uri, char *buf,
     if (c == '%') {
       int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
 
-      if (h < 0 || l < 0) {
+      if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+        /* %00 would end the address early: "a@b%00junk" is not a@b. */
         return MTS_EINVAL;
       }
       c = (char)(h * 16 + l);
