@@ -7,17 +7,77 @@
  *   MTS_OK and exactly one event per policy;
  * - every event: source DATAGRAM, policy and report domain, TLSRPT record
  *   and session id present; a success has no failure detail; every
- *   detail has a result type and count 1.
+ *   detail has a result type and count 1;
+ * - the event's time is the receive time (which varies with the input's
+ *   size); the policy domain is lower case without a trailing dot; the
+ *   session id is "<time>/<report domain lower-cased, no trailing dot>/"
+ *   then "-" for a success, and mts_rpt_event_session_id() gives the same
+ *   id again with a buffer of exactly its size + 1, and MTS_ETOOBIG with
+ *   "" with one byte less.
  */
-#include <stdint.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <mtasts/rpt_event.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct seen {
+  int64_t received;
+  size_t n;
+};
+
+static bool lower_no_dot(const char *d) {
+  size_t i, n = strlen(d);
+
+  for (i = 0; i < n; i++) {
+    if (d[i] >= 'A' && d[i] <= 'Z') {
+      return false;
+    }
+  }
+  return n == 0 || d[n - 1] != '.';
+}
+
+static void check_session_id(const struct mts_rpt_event *ev, int64_t received) {
+  char want[MTS_RPT_SESSION_ID_MAX], again[MTS_RPT_SESSION_ID_MAX];
+  const char *ip;
+  size_t i, n, len = strlen(ev->session_id);
+  int w;
+
+  w = snprintf(want, sizeof(want), "%" PRId64 "/", received);
+  for (i = 0, n = strlen(ev->report_domain);
+       i < n && (size_t)w + 1 < sizeof(want); i++) {
+    char c = ev->report_domain[i];
+
+    if (i + 1 == n && c == '.') {
+      break;
+    }
+    want[w++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+  }
+  want[w++] = '/';
+  want[w] = '\0';
+  if (strncmp(ev->session_id, want, (size_t)w) != 0) {
+    abort();
+  }
+  ip = ev->session_id + w;
+  if ((ev->success && strcmp(ip, "-") != 0) || ip[0] == '\0') {
+    abort();
+  }
+  if (mts_rpt_event_session_id(again, len + 1, ev->time, ev->report_domain,
+                               ip, ev->success) != MTS_OK ||
+      strcmp(again, ev->session_id) != 0 ||
+      mts_rpt_event_session_id(again, len, ev->time, ev->report_domain, ip,
+                               ev->success) != MTS_ETOOBIG ||
+      again[0] != '\0') {
+    abort();
+  }
+}
+
 static void on_event(const struct mts_rpt_event *ev, void *arg) {
-  size_t *n = arg, i;
+  struct seen *seen = arg;
+  size_t i;
 
   if (ev->source != MTS_RPT_SRC_DATAGRAM || ev->policy_domain == NULL ||
       ev->report_domain == NULL || ev->tlsrpt_record == NULL ||
@@ -30,15 +90,21 @@ static void on_event(const struct mts_rpt_event *ev, void *arg) {
       abort();
     }
   }
-  (*n)++;
+  if (ev->time != seen->received || !lower_no_dot(ev->policy_domain)) {
+    abort();
+  }
+  check_session_id(ev, seen->received);
+  seen->n++;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mts_ctx *ctx = NULL;
   struct mts_rpt_datagram *dg = NULL;
   enum mts_status st;
-  size_t n = 0;
+  struct seen seen;
 
+  seen.received = 1772388000 + (int64_t)size * 7919;
+  seen.n = 0;
   if (size > MTS_RPT_DATAGRAM_MAX + 16) {
     return 0;
   }
@@ -46,10 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       mts_rpt_datagram_parse(ctx, data, size, &dg) != MTS_OK) {
     abort();
   }
-  st = mts_rpt_event_from_datagram(ctx, dg, 1772388000, on_event, &n);
+  st = mts_rpt_event_from_datagram(ctx, dg, seen.received, on_event, &seen);
   if (mts_rpt_datagram_usable(dg)
-          ? (st != MTS_OK || n != mts_rpt_datagram_policy_count(dg))
-          : (st != MTS_EINVAL || n != 0)) {
+          ? (st != MTS_OK || seen.n != mts_rpt_datagram_policy_count(dg))
+          : (st != MTS_EINVAL || seen.n != 0)) {
     abort();
   }
   mts_rpt_datagram_destroy(dg);
