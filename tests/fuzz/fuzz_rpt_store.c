@@ -11,8 +11,18 @@
  *   findings as JSON text that jansson reads as an array of as many
  *   objects as the parser found;
  * - a usable report gives summary rows whose sums equal the report's
- *   policy counts (each at most 2^53, so exact), and readiness rows for
- *   each of its domains.
+ *   policy counts (each at most 2^53, so exact), failure rows whose
+ *   sessions add up to its failure details' counts, and readiness rows
+ *   for each of its domains; readiness asked for its first domain, in a
+ *   window around its own days with thresholds of 1, gives exactly one
+ *   row for that domain (lower case, no trailing dot), ready exactly
+ *   when some sender reported on some day and nothing failed;
+ * - the HTML page of that store (mtasts/rpt_html.h) renders, and the
+ *   report's strings cannot change its markup: every '<' opens or closes
+ *   one of the page's own elements (or is its DOCTYPE), no element has
+ *   an on* attribute or a link out of the page (every href starts
+ *   '#'), and every '&' starts one of the page's own character
+ *   references.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +42,9 @@ struct seen {
   size_t size;
   size_t nraw, nfindings;
   unsigned outcomes[2];
-  uint64_t ok, failed, nsum, nready;
+  uint64_t ok, failed, nsum, nready, fsessions;
+  const char *domain; /* the domain asked for, or NULL */
+  bool ready_seen;
 };
 
 static int on_raw(const struct mts_rpt_raw_row *r, void *arg) {
@@ -77,11 +89,103 @@ static int on_summary(const struct mts_rpt_summary_row *r, void *arg) {
 }
 
 static int on_failure(const struct mts_rpt_failure_row *r, void *arg) {
-  (void)arg;
+  struct seen *s = arg;
+
   if (r->result_type == NULL || r->receiving_mx_hostname == NULL) {
     abort();
   }
+  if (s->fsessions < (UINT64_C(1) << 53)) {
+    s->fsessions += r->sessions;
+  }
   return 0;
+}
+
+/* \p a equals \p b lower-cased without one trailing dot. */
+static bool same_domain(const char *a, const char *b) {
+  size_t n = strlen(b), i;
+
+  if (n > 0 && b[n - 1] == '.') {
+    n--;
+  }
+  if (strlen(a) != n) {
+    return false;
+  }
+  for (i = 0; i < n; i++) {
+    char c = b[i] >= 'A' && b[i] <= 'Z' ? (char)(b[i] - 'A' + 'a') : b[i];
+
+    if (a[i] != c) {
+      return false;
+    }
+  }
+  return true;
+}
+
+static int on_ready_one(const struct mts_rpt_readiness *r, void *arg) {
+  struct seen *s = arg;
+
+  if (s->ready_seen || !same_domain(r->policy_domain, s->domain) ||
+      r->ready != (r->senders >= 1 && r->days >= 1 && r->failed == 0) ||
+      r->ready != (r->reason == NULL)) {
+    abort();
+  }
+  s->ready_seen = true;
+  return 0;
+}
+
+static bool word_in(const char *p, size_t n, const char *const *words) {
+  for (; *words != NULL; words++) {
+    if (strlen(*words) == n && strncmp(p, *words, n) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The page's markup is its own (see the invariants above). */
+static void check_page(const char *html, size_t len) {
+  static const char *const tags[] = {
+      "a",     "body",  "circle", "g",       "h1",    "h2",    "h3",
+      "head",  "html",  "line",   "meta",    "p",     "polyline",
+      "rect",  "section", "style", "svg",    "table", "tbody", "td",
+      "text",  "th",    "thead",  "title",   "tr",    NULL};
+  static const char *const refs[] = {"amp", "lt", "gt", "quot", "#39",
+                                     "#8201", NULL};
+  const char *p;
+
+  if (strlen(html) != len) {
+    abort();
+  }
+  for (p = html; (p = strchr(p, '<')) != NULL; p++) {
+    const char *name = p + 1, *end, *q;
+
+    if (strncmp(name, "!DOCTYPE html>", 14) == 0) {
+      continue;
+    }
+    if (*name == '/') {
+      name++;
+    }
+    for (end = name; (*end >= 'a' && *end <= 'z') || (*end >= '0' && *end <= '9');
+         end++) {
+    }
+    if (!word_in(name, (size_t)(end - name), tags) ||
+        (q = strchr(end, '>')) == NULL) {
+      abort();
+    }
+    for (; end < q; end++) {
+      if (((end[0] == ' ' || end[0] == '\n') && end[1] == 'o' &&
+           end[2] == 'n') ||
+          (strncmp(end, "href=\"", 6) == 0 && end[6] != '#')) {
+        abort(); /* an event handler, or a link out of the page */
+      }
+    }
+  }
+  for (p = html; (p = strchr(p, '&')) != NULL; p++) {
+    const char *semi = strchr(p, ';');
+
+    if (semi == NULL || !word_in(p + 1, (size_t)(semi - p - 1), refs)) {
+      abort();
+    }
+  }
 }
 
 static int on_ready(const struct mts_rpt_readiness *r, void *arg) {
@@ -157,8 +261,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (s.nsum == 0 || s.nready == 0) {
       abort();
     }
+    {
+      uint64_t fs = 0;
+      size_t j;
+
+      for (i = 0; i < d->npolicies; i++) {
+        for (j = 0; j < d->policies[i].nfailures; j++) {
+          if (fs < (UINT64_C(1) << 53)) {
+            fs += d->policies[i].failures[j].failed_session_count;
+          }
+        }
+      }
+      if (fs < (UINT64_C(1) << 53) && s.fsessions != fs) {
+        abort();
+      }
+    }
+    s.domain = d->policies[0].policy_domain;
+    if (mts_rpt_store_readiness(st, s.domain, d->start, 14, 1, 1,
+                                on_ready_one, &s) != MTS_OK ||
+        !s.ready_seen) {
+      abort();
+    }
   } else if (s.nsum != 0) {
     abort();
+  }
+  {
+    struct mts_rpt_html_opts ho;
+    char *html = NULL;
+    size_t hlen = 0;
+
+    memset(&ho, 0, sizeof(ho));
+    ho.generated_at = usable ? mts_rpt_report_data(r)->start : 1795737600;
+    if (mts_rpt_html_render(ctx, st, &ho, &html, &hlen) != MTS_OK) {
+      abort();
+    }
+    check_page(html, hlen);
+    mts_rpt_html_free(ctx, html);
   }
   mts_rpt_report_destroy(r);
   mts_rpt_store_close(st);
