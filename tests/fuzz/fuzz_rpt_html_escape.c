@@ -8,7 +8,8 @@
  *   one of &amp; &lt; &gt; &quot; &#39;;
  * - the output is valid UTF-8 (RFC 3629) without C0/C1 controls or DEL;
  * - the return value is the full length, as snprintf; a smaller buffer
- *   gets a NUL-terminated prefix of the full output;
+ *   gets a NUL-terminated prefix of the full output, and (NULL, 0) only
+ *   the length;
  * - round trip: when the input is valid UTF-8 without controls,
  *   unescaping the output gives the input back.
  */
@@ -140,6 +141,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   free(pre);
+  /* the size query: no buffer at all, same return value */
+  if (mts_rpt_html_escape((const char *)data, size, NULL, 0) != n) {
+    abort();
+  }
   free(out);
   free(back);
   return 0;
