@@ -10,6 +10,12 @@
  *   the inputs' details, and (unless saturated) the policy sums and the
  *   failed-session-count sums of both inputs;
  * - the identity and date range are a's;
+ * - merging merge(a, b) alone changes nothing (same policies, details
+ *   and sums: the first merge left no two policies or details equal);
+ * - merge(a, b, a) with an override of the organisation and report-id
+ *   (contact kept) has a's contact and date range, the override's
+ *   organisation and report-id, and (unless saturated) the sums of
+ *   2a + b with no more policies or details than merge(a, b);
  * - written (mts_rpt_report_write_json) it parses back usable, and
  *   valid when a and b were valid with known policy types; the writer
  *   may refuse (MTS_EINVAL) only when a or b was not valid or had an
@@ -138,6 +144,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         !str_eq(d->contact_info, a->contact_info) || d->start != a->start ||
         d->end != a->end) {
       abort();
+    }
+    {
+      const struct mts_rpt_report_data *r3[3] = {a, b, a};
+      struct mts_rpt_merge_override ovr = {"override org", NULL,
+                                           b->report_id};
+      struct mts_rpt_merge *again = NULL, *three = NULL;
+      const struct mts_rpt_report_data *t;
+      struct sums sg = {0}, s3 = {0};
+
+      if (mts_rpt_merge(ctx, &d, 1, NULL, &again) != MTS_OK ||
+          mts_rpt_merge(ctx, r3, 3, &ovr, &three) != MTS_OK) {
+        abort();
+      }
+      sum(mts_rpt_merge_data(again), &sg);
+      if (sg.npol != sab.npol || sg.ndet != sab.ndet || sg.ok != sab.ok ||
+          sg.bad != sab.bad || sg.det != sab.det) {
+        abort();
+      }
+      t = mts_rpt_merge_data(three);
+      sum(t, &s3);
+      if (!str_eq(t->organization_name, "override org") ||
+          !str_eq(t->report_id, b->report_id) ||
+          !str_eq(t->contact_info, a->contact_info) || t->start != a->start ||
+          t->end != a->end || s3.npol != sab.npol || s3.ndet != sab.ndet ||
+          (!mts_rpt_merge_saturated(three) &&
+           (s3.ok != 2 * sa.ok + sb.ok || s3.bad != 2 * sa.bad + sb.bad ||
+            s3.det != 2 * sa.det + sb.det))) {
+        abort();
+      }
+      mts_rpt_merge_destroy(three);
+      mts_rpt_merge_destroy(again);
     }
     good = mts_rpt_report_valid(ra) && mts_rpt_report_valid(rb) && known(a) &&
            known(b);
