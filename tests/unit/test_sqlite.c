@@ -178,6 +178,32 @@ static void test_new_file(void **state) {
   assert_string_equal(f->log, "");
 }
 
+/* ":memory:" is SQLite's in-memory database, not a file of that name in
+ * the working directory: none is created (private_file asks for one),
+ * and a world-writable one there is not the store's business. */
+static void test_memory(void **state) {
+  struct fx *f = *state;
+  struct mts_sqlite s;
+  struct stat sb;
+  char cwd[4096], planted[4200];
+
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(f->dir), 0);
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, ":memory:", &t_schema), MTS_OK);
+  assert_int_equal(mts_sqlite_exec(&s, "INSERT INTO kv VALUES ('m', 1)"),
+                   MTS_OK);
+  mts_sqlite_close(&s);
+  assert_int_equal(stat(":memory:", &sb), -1);
+  write_file(":memory:", "x", 1);
+  assert_int_equal(chmod(":memory:", 0666), 0);
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, ":memory:", &t_schema), MTS_OK);
+  mts_sqlite_close(&s);
+  (void)snprintf(planted, sizeof(planted), "%s/:memory:", f->dir);
+  assert_int_equal(chdir(cwd), 0);
+  assert_int_equal(unlink(planted), 0);
+  assert_string_equal(f->log, "");
+}
+
 static void test_reopen(void **state) {
   struct fx *f = *state;
 
@@ -557,6 +583,7 @@ static void test_alloc_sweep(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_file, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_memory, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_reopen, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_newer_version, fx_setup,
                                       fx_teardown),

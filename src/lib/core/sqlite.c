@@ -204,6 +204,12 @@ fail:
 }
 
 /* WAL and synchronous=NORMAL (see the top of the file). */
+/* SQLite's in-memory (":memory:") or temporary ("") database: no file
+ * of ours to check, and no WAL. */
+static bool sl_no_file(const char *path) {
+  return path[0] == '\0' || strcmp(path, ":memory:") == 0;
+}
+
 static enum mts_status sl_journal(struct mts_sqlite *s) {
   sqlite3_stmt *q = NULL;
   const unsigned char *mode;
@@ -219,7 +225,8 @@ static enum mts_status sl_journal(struct mts_sqlite *s) {
     goto done;
   }
   mode = sqlite3_column_text(q, 0);
-  if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+  if ((mode == NULL || strcmp((const char *)mode, "wal") != 0) &&
+      !sl_no_file(s->path)) {
     mts_log(s->ctx, MTS_LOG_WARNING, "%s: %.200s: journal mode is %s, not wal",
             s->name, s->path, mode != NULL ? (const char *)mode : "?");
   }
@@ -244,6 +251,9 @@ static enum mts_status sl_file(struct mts_sqlite *s,
   struct stat sb;
   int fd;
 
+  if (sl_no_file(s->path)) {
+    return MTS_OK;
+  }
   if (stat(s->path, &sb) == 0) {
     if ((sb.st_mode & S_IWOTH) != 0) {
       mts_log(s->ctx, MTS_LOG_ERR,
