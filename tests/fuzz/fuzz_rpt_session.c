@@ -6,11 +6,16 @@
  * - feeding never fails (the libc allocator does not fail);
  * - every event has a policy domain equal to its report domain, a session
  *   id, source LOG; a failure has exactly one detail with a result type
- *   and count 1, a success none;
+ *   and count 1, a success none; the domain is lower case without a
+ *   trailing dot; the session id starts "<event time>/<domain>/" and
+ *   ends "/-" for a success; an unverified-handshake note comes only
+ *   with a success; every detail and note carries the configured
+ *   sending IP (set for inputs of odd size) or none;
  * - stats: sessions == successes + failures == events handed out.
  * The pid table is bounded at 4 so eviction is exercised.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +23,46 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct seen {
+  size_t n;
+  const char *sending_ip;
+};
+
+static bool same_ip(const char *a, const char *b) {
+  return (a == NULL && b == NULL) ||
+         (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void check_shape(const struct mts_rpt_event *ev, const char *ip) {
+  const char *d = ev->policy_domain, *p;
+  char pre[400];
+  size_t n = strlen(d), idn;
+  int w;
+
+  for (p = d; *p != '\0'; p++) {
+    if (*p >= 'A' && *p <= 'Z') {
+      abort();
+    }
+  }
+  if (d[n - 1] == '.') {
+    abort();
+  }
+  w = snprintf(pre, sizeof(pre), "%lld/%s/", (long long)ev->time, d);
+  idn = strlen(ev->session_id);
+  if (w < 0 || strncmp(ev->session_id, pre, (size_t)w) != 0 ||
+      (ev->success &&
+       (idn < 2 || strcmp(ev->session_id + idn - 2, "/-") != 0))) {
+    abort();
+  }
+  if ((ev->unverified != NULL && !ev->success) ||
+      (ev->unverified != NULL && !same_ip(ev->unverified->sending_mta_ip, ip)) ||
+      (ev->nfailures == 1 && !same_ip(ev->failures[0].sending_mta_ip, ip))) {
+    abort();
+  }
+}
+
 static void on_event(const struct mts_rpt_event *ev, void *arg) {
-  size_t *n = arg;
+  struct seen *seen = arg;
 
   if (ev->source != MTS_RPT_SRC_LOG || ev->policy_domain == NULL ||
       ev->report_domain == NULL || ev->session_id == NULL ||
@@ -32,7 +75,8 @@ static void on_event(const struct mts_rpt_event *ev, void *arg) {
                      ev->failures[0].failed_session_count != 1)) {
     abort();
   }
-  (*n)++;
+  check_shape(ev, seen->sending_ip);
+  seen->n++;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -41,7 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct mts_rpt_session_cfg cfg;
   struct mts_rpt_session_stats st;
   static const char *const excl[] = {"r@x.test", "@y.test"};
-  size_t n = 0, i = 0;
+  struct seen seen;
+  size_t i = 0;
 
   if (size > 1 << 20) {
     return 0;
@@ -53,7 +98,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.max_pids = 4;
   cfg.exclude = excl;
   cfg.nexclude = 2;
-  if (mts_rpt_session_create(ctx, &cfg, on_event, &n, &s) != MTS_OK) {
+  cfg.sending_ip = (size & 1) != 0 ? "192.0.2.25" : NULL;
+  seen.n = 0;
+  seen.sending_ip = cfg.sending_ip;
+  if (mts_rpt_session_create(ctx, &cfg, on_event, &seen, &s) != MTS_OK) {
     abort();
   }
   mts_rpt_session_set_clock(s, 1772388000, 60);
@@ -68,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   mts_rpt_session_flush(s);
   mts_rpt_session_stats(s, &st);
-  if (st.sessions != n || st.successes + st.failures != n) {
+  if (st.sessions != seen.n || st.successes + st.failures != seen.n) {
     abort();
   }
   mts_rpt_session_destroy(s);
