@@ -10,14 +10,17 @@
  *    policy is answered at once, before returning to the loop's next
  *    iteration, and never waits on DNS, HTTPS or the store.
  *  - Background checks. When the last TXT id check of a cached domain is
- *    older than cache_grace, the lookup starts one in the background; a
- *    changed id leads to a fetch (state machine), and the new policy
- *    replaces the old one only when it is usable.
+ *    cache_grace or more ago (0: always), the lookup starts one in the
+ *    background unless one is running for the domain; a changed id
+ *    leads to a fetch (state machine), and the new policy replaces the
+ *    old one only when it is usable.
  *  - Single flight. Concurrent lookups of one domain share one TXT query
  *    and one fetch.
  *  - Negative caching. "No MTA-STS" and failed discoveries without a
- *    cached policy are remembered for negative_ttl seconds; failed
- *    fetches also back off per id (MTS_STS_FETCH_BACKOFF).
+ *    cached policy are remembered for negative_ttl seconds (a DNS
+ *    tempfail for at most 10 s; negative_ttl 0: neither is remembered,
+ *    the next lookup asks DNS again); failed fetches also back off per
+ *    id (MTS_STS_FETCH_BACKOFF), whatever negative_ttl is.
  *  - Deadlines. A lookup that must wait for discovery gets its answer
  *    by its deadline at the latest (MTS_ANSWER_TEMP then); the discovery
  *    goes on and its result is cached for the next lookup.
@@ -65,19 +68,31 @@
 extern "C" {
 #endif
 
+/* Start from mts_sts_resolver_options_init(): it sets the defaults
+ * (shown as "default N"). A zero cache_grace or negative_ttl is a
+ * setting, not "unset"; for the fields marked "0: N", 0 means N. */
 struct mts_sts_resolver_options {
   size_t cache_size;            /* in-memory records; 0: 10000 */
-  uint32_t cache_grace;         /* s between TXT id checks; 0: 60 */
-  uint32_t negative_ttl;        /* s to remember no-policy/failure; 0: 60 */
+  uint32_t cache_grace;         /* s between background TXT id checks of
+                                   a cached domain; default 60; 0: one at
+                                   every hit (one at a time per domain) */
+  uint32_t negative_ttl;        /* s to remember no-policy/failure (a DNS
+                                   tempfail: at most 10 s); default 60;
+                                   0: not remembered */
   bool refresh_enabled;         /* proactive refresh */
   uint32_t refresh_interval;    /* s; 0: 86400 */
-  double refresh_grace_ratio;   /* 0: 2.0 */
+  double refresh_grace_ratio;   /* refresh policies older than
+                                   refresh_interval / this (below 1: longer
+                                   than the interval); 0, NaN, negative or
+                                   infinite: 2.0 */
   unsigned refresh_concurrency; /* 0: 100 */
   uint32_t refresh_jitter;      /* s of random delay per refresh; 0: none */
   struct mts_cache *store;      /* NULL: memory only ("internal") */
 };
 
-/*! Fill \p o with the defaults. */
+/*! Fill \p o with the defaults: cache_size 10000, cache_grace 60,
+ *  negative_ttl 60, refresh off, refresh_interval 86400,
+ *  refresh_grace_ratio 2.0, refresh_concurrency 100, no jitter, no store. */
 MTS_API void mts_sts_resolver_options_init(struct mts_sts_resolver_options *o);
 
 enum mts_sts_answer_kind {

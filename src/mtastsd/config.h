@@ -86,13 +86,13 @@ struct mtastsd_config {
   char *unix_group;          /* mtastsd key `group`, NULL unset */
   bool reuse_port;           /* true */
   uint32_t shutdown_timeout; /* s, 20 */
-  uint32_t cache_grace;      /* s, 60 */
+  uint32_t cache_grace;      /* s, 60; 0: background check at every hit */
 
   /* proactive_policy_fetching */
   bool refresh_enabled;         /* false (peer default) */
   uint32_t refresh_interval;    /* 86400 */
   unsigned refresh_concurrency; /* 100 */
-  double refresh_grace_ratio;   /* 2.0 */
+  double refresh_grace_ratio;   /* 2.0; below 1: threshold > interval */
 
   /* cache */
   enum mtastsd_cache_type cache_type; /* internal */
@@ -110,7 +110,7 @@ struct mtastsd_config {
   /* mtastsd's own keys */
   char *resolver;        /* IP[:PORT], NULL: /etc/resolv.conf */
   char *ca_file;         /* NULL: system trust store */
-  uint32_t negative_ttl; /* s, 60 */
+  uint32_t negative_ttl; /* s, 60; 0: off */
   enum mtastsd_tempfail on_tempfail;
   enum mtastsd_wildcard wildcard_match; /* expand */
   bool dane;            /* answer dane-only when MX hosts have

@@ -434,6 +434,21 @@ static bool backend_changed(const struct mtastsd_config *a,
          !str_eq(a->tlsrpt_socket, b->tlsrpt_socket);
 }
 
+/* The DNS and HTTPS timeout of the one net all zones share: the largest
+ * zone timeout. Fixed at start; per zone, only the lookup deadline
+ * follows the zone's own timeout (zone_deadline_ms). */
+static uint32_t max_zone_timeout(const struct mtastsd_config *c) {
+  uint32_t t = c->default_zone.timeout;
+  size_t i;
+
+  for (i = 0; i < c->nzones; i++) {
+    if (c->zones[i].timeout > t) {
+      t = c->zones[i].timeout;
+    }
+  }
+  return t;
+}
+
 /* Load a config, logging each error line. */
 static struct mtastsd_config *load_logged(struct mtastsd_daemon *d,
                                           const char *path) {
@@ -489,6 +504,15 @@ static void reload(struct mtastsd_daemon *d) {
   if (backend_changed(d->cfg, cfg)) {
     LOG_W(d->log, D_LOG, "cache, resolver, CA or refresh settings changed: "
                          "restart mtastsd to apply them");
+  }
+  if (max_zone_timeout(cfg) != d->net_timeout) {
+    /* Compared with what the net runs with, not with the previous file:
+     * the warning stays until a restart applies the change. */
+    LOG_W(d->log, D_LOG,
+          "largest zone timeout changed (%u s, running with %u s): the DNS "
+          "and HTTPS timeouts need a restart of mtastsd; lookup deadlines "
+          "follow the zone timeouts now",
+          (unsigned)max_zone_timeout(cfg), (unsigned)d->net_timeout);
   }
   /* Pending requests hold copies of their zone settings (answer.h), so
    * the old config can go now; the boot config stays (its strings were
@@ -670,18 +694,6 @@ int mtastsd_daemon_listen(struct mtastsd_daemon *d) {
                                    c->port, c->reuse_port);
 }
 
-static uint32_t max_zone_timeout(const struct mtastsd_config *c) {
-  uint32_t t = c->default_zone.timeout;
-  size_t i;
-
-  for (i = 0; i < c->nzones; i++) {
-    if (c->zones[i].timeout > t) {
-      t = c->zones[i].timeout;
-    }
-  }
-  return t;
-}
-
 static void open_store(struct mtastsd_daemon *d) {
   const struct mtastsd_config *c = d->cfg;
   enum mts_status st = MTS_OK;
@@ -750,6 +762,7 @@ int mtastsd_daemon_start(struct mtastsd_daemon *d) {
   no.ca_file = c->ca_file;
   no.dns_timeout_ms = t * 1000u;
   no.http_timeout_ms = t * 1000u;
+  d->net_timeout = t;
   st = mts_net_create(d->ctx, &d->loop, &no, &d->net);
   if (st != MTS_OK) {
     LOG_E(d->log, D_LOG, "cannot set up DNS and HTTPS (resolver %s, CA %s): %s",

@@ -53,6 +53,9 @@ struct mtastsd_daemon {
   struct mtastsd_config *cfg;      /* the current one (after reloads) */
   struct mts_ctx *ctx;
   struct mts_net *net;
+  uint32_t net_timeout; /* s: the net's DNS and HTTPS timeout, the largest
+                           zone timeout at start (a reload cannot change
+                           it) */
   struct mts_cache *store;
   struct mts_sts_resolver *resolver;
   struct mtastsd_mxcache *mx; /* MX sets for wildcard expansion (AN-2) */

@@ -13,7 +13,6 @@
 
 #define DANE_REASON_MAX 200
 #define DANE_CAP_DEFAULT 10000u
-#define DANE_RECHECK_DEFAULT 60u
 /* "_25._tcp." + host (RFC 7672 3.1: SMTP, port 25). */
 #define DANE_TLSA_PREFIX "_25._tcp."
 
@@ -515,8 +514,7 @@ int mtastsd_dane_create(uv_loop_t *loop, struct mts_net *net, size_t cap,
   d->loop = loop;
   d->net = net;
   d->cap = cap != 0 ? cap : DANE_CAP_DEFAULT;
-  d->recheck_ms = (uint64_t)(recheck_s != 0 ? recheck_s : DANE_RECHECK_DEFAULT) *
-                  1000u;
+  d->recheck_ms = (uint64_t)recheck_s * 1000u; /* 0: at every get */
   d->notify = notify;
   d->notify_arg = notify_arg;
   nb = mtastsd_dhash_buckets(d->cap);

@@ -28,10 +28,11 @@
  *    after the re-check interval.
  *
  * Caching: one entry per domain (LRU, at most `cap` entries), re-checked
- * in the background once older than `recheck_s` seconds; the stale
- * result is used meanwhile, so a domain whose DANE state is known never
- * waits for DNS. Only a domain never checked in this process (no entry)
- * can wait, and only when the caller asks for it.
+ * in the background once `recheck_s` seconds old (0: at every get; one
+ * check at a time per domain); the stale result is used meanwhile, so a
+ * domain whose DANE state is known never waits for DNS. Only a domain
+ * never checked in this process (no entry) can wait, and only when the
+ * caller asks for it.
  *
  * Ownership: the net and the loop are borrowed and must outlive the
  * checker until mtastsd_dane_destroy() returns and the net is destroyed
@@ -99,7 +100,8 @@ struct mtastsd_dane_wait;
 
 /*!
  * Create a checker on \p loop using \p net. \p cap: maximum cached
- * domains (0: 10000); \p recheck_s: re-check interval (0: 60).
+ * domains (0: 10000); \p recheck_s: re-check interval (0: a get of a
+ * known domain always starts a background re-check, unless one runs).
  * \return 0, or -1 (out of memory).
  */
 int mtastsd_dane_create(uv_loop_t *loop, struct mts_net *net, size_t cap,

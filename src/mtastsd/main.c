@@ -165,6 +165,10 @@ struct ids {
   gid_t gid;
 };
 
+/* -u and -g into IDs. Without -g the group is the user's primary group
+ * from its passwd entry, also for a number (getpwuid); a number without
+ * an entry needs -g: keeping root's group (0) and supplementary groups
+ * behind a dropped uid is never what was meant. */
 static int resolve_ids(struct mtastsd_log *lg, const struct opts *o,
                        struct ids *ids) {
   unsigned long n;
@@ -173,15 +177,17 @@ static int resolve_ids(struct mtastsd_log *lg, const struct opts *o,
   if (o->user != NULL) {
     const struct passwd *pw = getpwnam(o->user);
 
+    if (pw == NULL && parse_id(o->user, &n)) {
+      ids->uid = (uid_t)n;
+      pw = getpwuid(ids->uid); /* NULL: no entry, -g is needed */
+    } else if (pw == NULL) {
+      LOG_E(lg, M_LOG, "-u %.100s: no such user", o->user);
+      return -1;
+    }
     if (pw != NULL) {
       ids->uid = pw->pw_uid;
       ids->gid = pw->pw_gid; /* the user's group unless -g says */
       ids->set_gid = true;
-    } else if (parse_id(o->user, &n)) {
-      ids->uid = (uid_t)n;
-    } else {
-      LOG_E(lg, M_LOG, "-u %.100s: no such user", o->user);
-      return -1;
     }
     ids->set_uid = true;
   }
@@ -197,6 +203,10 @@ static int resolve_ids(struct mtastsd_log *lg, const struct opts *o,
       return -1;
     }
     ids->set_gid = true;
+  }
+  if (ids->set_uid && !ids->set_gid) {
+    LOG_E(lg, M_LOG, "-u %.100s has no passwd entry: give -g", o->user);
+    return -1;
   }
   return 0;
 }

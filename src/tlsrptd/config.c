@@ -107,6 +107,44 @@ static void set_u32(struct ld *l, const yaml_node_t *n, const char *key,
   *out = (uint32_t)v;
 }
 
+/* log_level: mtasts-tlsrptd's names, and as aliases mtastsd's -v names of
+ * the same levels. Kept as the first (canonical) name; unset: info. */
+static const struct {
+  const char *name;
+  const char *canon;
+} log_levels[] = {
+    {"err", "err"},     {"warning", "warning"}, {"info", "info"},
+    {"debug", "debug"}, {"error", "err"},       {"warn", "warning"},
+};
+
+static void set_log_level(struct ld *l, const yaml_node_t *n, char **out) {
+  const char *s = scalar(n);
+  size_t i;
+
+  if (s == NULL) {
+    ld_err(l, n, "log_level: a string is wanted");
+    return;
+  }
+  free(*out);
+  *out = NULL;
+  if (is_null(n)) {
+    return;
+  }
+  for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+    if (strcmp(s, log_levels[i].name) == 0) {
+      *out = strdup(log_levels[i].canon);
+      if (*out == NULL) {
+        ld_err(l, n, "out of memory");
+      }
+      return;
+    }
+  }
+  ld_err(l, n,
+         "log_level: '%.40s' is not one of err, warning, info, debug (or "
+         "mtastsd's error, warn)",
+         s);
+}
+
 static void set_list(struct ld *l, const yaml_node_t *n, const char *key,
                      struct tlsrptd_list *out) {
   yaml_node_item_t *it;
@@ -290,7 +328,7 @@ static void sec_top(struct ld *l, struct tlsrptd_config *c, const char *k,
   } else if (strcmp(k, "host_name") == 0) {
     set_str(l, v, k, &c->host_name);
   } else if (strcmp(k, "log_level") == 0) {
-    set_str(l, v, k, &c->log_level);
+    set_log_level(l, v, &c->log_level);
   } else if (strcmp(k, "collector") == 0) {
     if (!is_null(v)) {
       each_pair(l, c, v, "collector", sec_collector);

@@ -898,6 +898,8 @@ static void usage(FILE *out) {
         out);
 }
 
+/* The config's log_level: unset, or one of the names config.c keeps
+ * (it refuses any other value and maps the aliases). */
 static enum mts_log_level parse_level(const char *s) {
   if (s == NULL || strcmp(s, "info") == 0) {
     return MTS_LOG_INFO;
@@ -908,7 +910,10 @@ static enum mts_log_level parse_level(const char *s) {
   if (strcmp(s, "warning") == 0) {
     return MTS_LOG_WARNING;
   }
-  return MTS_LOG_ERR;
+  if (strcmp(s, "err") == 0) {
+    return MTS_LOG_ERR;
+  }
+  return MTS_LOG_INFO; /* not reached: config.c checks */
 }
 
 static void write_meta(struct app *a) {

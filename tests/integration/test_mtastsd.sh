@@ -142,6 +142,34 @@ out=$("$MTASTSD" -n -c "$T/missing.yml" 2>&1) && rc=0 || rc=$?
 out=$("$MTASTSD" --disable-uvloop --version 2>&1) && rc=0 || rc=$?
 case $out in "mtastsd "*) pass "--version" ;; *) fail "--version" "exit $rc, '$out'" ;; esac
 
+# ---- mtasts-tlsrptd's log_level next to mtastsd's -v: its own names and
+# mtastsd's spellings (warn, error) are accepted, anything else is refused
+# by -t with the allowed values (it used to mean err, silently). ----
+TLSRPTD=$(dirname "$MTASTS")/mtasts-tlsrptd
+if [ -x "$TLSRPTD" ]; then
+	for lv in err warning info debug error warn WARN fatal; do
+		printf 'state_db: %s
+log_level: %s
+report:
+  organization_name: o
+  contact_info: a@sender.test
+' \
+			"$T/tlsrptd-state.db" "$lv" >"$T/tlsrptd-$lv.yml"
+		out=$("$TLSRPTD" -c "$T/tlsrptd-$lv.yml" -t 2>&1) && rc=0 || rc=$?
+		case $lv in
+		WARN | fatal)
+			[ "$rc" -eq 78 ] && case $out in *"log_level: '$lv' is not one of err, warning, info, debug"*) true ;; *) false ;; esac &&
+				pass "tlsrptd -t: log_level $lv refused" ||
+				fail "tlsrptd -t: log_level $lv" "exit $rc, output '$out'"
+			;;
+		*)
+			[ "$rc" -eq 0 ] && pass "tlsrptd -t: log_level $lv accepted" ||
+				fail "tlsrptd -t: log_level $lv" "exit $rc, output '$out'"
+			;;
+		esac
+	done
+fi
+
 # ---- TCP, sqlite cache, pidfile, -u/-g ----
 config "$T/tcp.yml" "$(printf 'cache:\n  type: sqlite\n  options:\n    filename: "%s"\n' "$T/state/cache.db")"
 chown nobody "$T/state"
@@ -149,6 +177,17 @@ start tcp -c "$T/tcp.yml" -p "$T/pid" -u nobody -g nogroup
 [ "$(cat "$T/pid" 2>/dev/null)" = "$DPID" ] && pass "pidfile" || fail "pidfile" "'$(cat "$T/pid" 2>/dev/null)' != $DPID"
 uid=$(awk '/^Uid:/ {print $2 ":" $3}' "/proc/$DPID/status")
 [ "$uid" = "$(id -u nobody):$(id -u nobody)" ] && pass "runs as nobody" || fail "runs as nobody" "Uid $uid"
+# ids_of PID: "UIDS / GIDS / GROUPS" from /proc/PID/status (real,
+# effective, saved, fs IDs; the supplementary groups).
+ids_of() {
+	awk '/^(Uid|Gid|Groups):/ { s = ""; for (i = 2; i <= NF; i++) s = s (i > 2 ? " " : "") $i; o = o (o != "" ? " / " : "") s }
+		END { print o }' "/proc/$1/status"
+}
+NU=$(id -u nobody)
+NG=$(getent group nogroup | cut -d: -f3)
+got=$(ids_of "$DPID")
+[ "$got" = "$NU $NU $NU $NU / $NG $NG $NG $NG / $NG" ] && pass "-u nobody -g nogroup: group and supplementary groups" ||
+	fail "-u nobody -g nogroup: groups" "got '$got', want '$NU $NU $NU $NU / $NG $NG $NG $NG / $NG'"
 
 pm "good.test (postmap, TCP)" good.test 0 "$GOOD"
 pm "good.test again (cached)" good.test 0 "$GOOD"
@@ -238,6 +277,23 @@ grep -q 'configuration reloaded' "$DLOG" && pass "reload logged" || fail "reload
 	pass "SIGHUP as nobody reopened the log file (owned by nobody)" ||
 	fail "log reopen as nobody" "owner $(stat -c %U "$DLOG"): $(grep 'log file' "$DLOG" | tail -n 2)"
 
+# SIGHUP with a larger zone timeout: only the lookup deadline follows it;
+# the DNS and HTTPS timeouts (the largest zone timeout at start) need a
+# restart, and the reload says so. The reload above kept the timeouts:
+# no such warning then.
+! grep -q 'largest zone timeout changed' "$DLOG" &&
+	pass "SIGHUP, same zone timeouts: no timeout warning" ||
+	fail "SIGHUP, same zone timeouts" "$(grep 'zone timeout' "$DLOG" | tail -n 2)"
+sed "s/^    timeout: $ZT\$/    timeout: $((ZT + 1))/" "$T/tcp2.yml" >"$T/tcp.yml"
+kill -HUP "$DPID"
+for i in $(seq 1 100); do
+	[ "$(grep -c 'configuration reloaded' "$DLOG")" -ge 2 ] && break
+	sleep 0.1
+done
+grep -q "WARNING.*largest zone timeout changed ($((ZT + 1)) s, running with $ZT s): the DNS and HTTPS timeouts need a restart" "$DLOG" &&
+	pass "SIGHUP, larger zone timeout: restart warning logged" ||
+	fail "SIGHUP, larger zone timeout" "$(grep -E 'zone timeout|reload' "$DLOG" | tail -n 3)"
+
 # SIGTERM with a request in flight (slow.test takes the 2 s HTTPS timeout):
 # it is answered, then a clean exit.
 ip netns exec "$MTSW_NS" python3 "$SMC" 127.0.0.1:$PORT pipe postfix slow.test >"$T/inflight" 2>&1 &
@@ -253,6 +309,23 @@ wait "$cpid" || true
 [ "$(cat "$T/inflight")" = "NOTFOUND " ] &&
 	pass "SIGTERM: in-flight request answered" || fail "SIGTERM in flight" "got '$(cat "$T/inflight")'"
 grep -q 'SIGTERM: stopping' "$DLOG" && pass "SIGTERM: clean exit" || fail "SIGTERM" "$(tail -c 400 "$DLOG")"
+
+# ---- -u with a number and no -g: the user's primary group from its passwd
+# entry (getpwuid), never root's group 0 and supplementary groups; a
+# number without a passwd entry is refused. ----
+start numeric -c "$T/good.yml" -u "$NU"
+NPG=$(id -g nobody)
+got=$(ids_of "$DPID")
+[ "$got" = "$NU $NU $NU $NU / $NPG $NPG $NPG $NPG / $NPG" ] && pass "-u NUMBER: the user's primary group, no other group" ||
+	fail "-u NUMBER: groups" "got '$got', want '$NU $NU $NU $NU / $NPG $NPG $NPG $NPG / $NPG'"
+pm "-u NUMBER: answering" good.test 0 "$GOOD"
+stop 0
+nid=4242424
+while getent passwd "$nid" >/dev/null; do nid=$((nid + 1)); done
+out=$(timeout -k 2 10 ip netns exec "$MTSW_NS" "$MTASTSD" -c "$T/good.yml" -u "$nid" 2>&1) && rc=0 || rc=$?
+[ "$rc" -eq 1 ] && case $out in *"-u $nid has no passwd entry: give -g"*) true ;; *) false ;; esac &&
+	pass "-u NUMBER without a passwd entry and no -g: refused" ||
+	fail "-u NUMBER without a passwd entry" "exit $rc, output '$(printf '%s' "$out" | tail -c 300)'"
 
 # ---- UNIX socket, on_tempfail: temp, an sqlite file that cannot be opened,
 # wildcard_match: postfix (the peer's ".suffix", AN-2) ----

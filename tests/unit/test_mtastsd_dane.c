@@ -212,7 +212,9 @@ static void env_done(struct env *e) {
 
 static void guard_fired(uv_timer_t *t) { *(bool *)t->data = true; }
 
-/* Run the loop until *count reaches want (10 s cap). */
+/* Run the loop until *count reaches want (10 s cap). The guard keeps the
+ * loop alive: with nothing else pending, it is what ends the wait (an
+ * unreferenced guard made uv_run() return at once, and this spin). */
 static void run_until(uv_loop_t *loop, const int *count, int want) {
   uv_timer_t guard;
   bool expired = false;
@@ -221,7 +223,6 @@ static void run_until(uv_loop_t *loop, const int *count, int want) {
   guard.data = &expired;
   assert_int_equal(uv_timer_start(&guard, guard_fired, mts_test_ms(10000), 0),
                    0);
-  uv_unref((uv_handle_t *)&guard);
   while (*count < want && !expired) {
     (void)uv_run(loop, UV_RUN_ONCE);
   }
@@ -297,7 +298,7 @@ static void test_checks(void **state) {
     enum mtastsd_dane_result r;
 
     memset(&w, 0, sizeof(w));
-    env_init(&e, 0, 0);
+    env_init(&e, 0, 60);
     r = mtastsd_dane_get(e.dane, check_cases[i].domain, on_wake, &w, &h,
                          &reason);
     if (r != MTASTSD_DANE_UNKNOWN || h == NULL || w.calls != 0) {
@@ -348,7 +349,7 @@ static void test_waiters(void **state) {
   memset(&c, 0, sizeof(c));
   /* Exact query counts: a 400 ms timeout (133 ms a try) would count a
    * descheduled thread's retry as one more query. */
-  env_init_dns(&e, 0, 0, 5000);
+  env_init_dns(&e, 0, 60, 5000);
   before = atomic_load(&dns.queries);
   assert_int_equal(mtastsd_dane_get(e.dane, "all.test", on_wake, &a, &ha,
                                     &reason),
@@ -419,6 +420,48 @@ static void test_stale_recheck(void **state) {
   env_done(&e);
 }
 
+/* cache_grace 0 (recheck_s 0): every get of a known domain is answered
+ * from the cache at once and starts a background re-check, but only one
+ * at a time per domain (gets while it runs start none). Before the fix,
+ * 0 meant 60 s: no re-check ran and this timed out. */
+static void test_recheck_every_get(void **state) {
+  struct env e;
+  struct woke w;
+  struct mtastsd_dane_wait *h = NULL;
+  const char *reason;
+  int before;
+  int i;
+
+  (void)state;
+  memset(&w, 0, sizeof(w));
+  /* Exact query counts: a long DNS timeout (no retried query). */
+  env_init_dns(&e, 0, 0, 5000);
+  before = atomic_load(&dns.queries);
+  (void)mtastsd_dane_get(e.dane, "all.test", on_wake, &w, &h, &reason);
+  run_until(&e.loop, &w.calls, 1);
+  assert_int_equal(e.note.calls, 1);
+  assert_int_equal(atomic_load(&dns.queries) - before, 3);
+  /* Three gets in a row: all answered at once, one re-check. */
+  for (i = 0; i < 3; i++) {
+    h = NULL;
+    assert_int_equal(mtastsd_dane_get(e.dane, "all.test", on_wake, &w, &h,
+                                      &reason),
+                     MTASTSD_DANE_ALL);
+    assert_null(h);
+  }
+  run_until(&e.loop, &e.note.calls, 2);
+  assert_false(e.note.changed);
+  assert_int_equal(atomic_load(&dns.queries) - before, 6);
+  /* The re-check is over: the next get starts another. */
+  assert_int_equal(
+      mtastsd_dane_get(e.dane, "all.test", NULL, NULL, NULL, &reason),
+      MTASTSD_DANE_ALL);
+  run_until(&e.loop, &e.note.calls, 3);
+  assert_int_equal(atomic_load(&dns.queries) - before, 9);
+  assert_int_equal(w.calls, 1);
+  env_done(&e);
+}
+
 /* The table stays within cap: the least recently used idle entry goes. */
 static void test_cap(void **state) {
   static const char *const domains[] = {"none.test", "all.test", "nx.test"};
@@ -427,7 +470,7 @@ static void test_cap(void **state) {
   size_t i;
 
   (void)state;
-  env_init(&e, 2, 0);
+  env_init(&e, 2, 60);
   for (i = 0; i < 3; i++) {
     (void)mtastsd_dane_get(e.dane, domains[i], NULL, NULL, NULL, &reason);
     run_until(&e.loop, &e.note.calls, (int)i + 1);
@@ -451,7 +494,7 @@ static void test_destroy_in_flight(void **state) {
 
   (void)state;
   memset(&w, 0, sizeof(w));
-  env_init(&e, 0, 0);
+  env_init(&e, 0, 60);
   (void)mtastsd_dane_get(e.dane, "silent.test", on_wake, &w, &h, &reason);
   (void)mtastsd_dane_get(e.dane, "all.test", NULL, NULL, NULL, &reason);
   assert_non_null(h);
@@ -469,7 +512,7 @@ static void test_bad_input(void **state) {
   char longname[300];
 
   (void)state;
-  env_init(&e, 0, 0);
+  env_init(&e, 0, 60);
   memset(longname, 'a', sizeof(longname) - 1);
   longname[sizeof(longname) - 1] = '\0';
   assert_int_equal(mtastsd_dane_get(e.dane, "", NULL, NULL, NULL, &reason),
@@ -500,6 +543,7 @@ int main(void) {
       cmocka_unit_test(test_checks),
       cmocka_unit_test(test_waiters),
       cmocka_unit_test(test_stale_recheck),
+      cmocka_unit_test(test_recheck_every_get),
       cmocka_unit_test(test_cap),
       cmocka_unit_test(test_destroy_in_flight),
       cmocka_unit_test(test_bad_input),

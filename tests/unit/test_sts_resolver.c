@@ -58,6 +58,11 @@ static struct fake_dns_entry dns_table[] = {
     {"_mta-sts.firstfail.test", 16, 0, false, false, STS("x1")},
     {"_mta-sts.purge.test", 16, 0, false, false, STS("p1")},
     {"_mta-sts.sweep.test", 16, 0, false, false, STS("w1")},
+    {"_mta-sts.nx0.test", 16, 3, false, false, NOTXT},
+    {"_mta-sts.servfail0.test", 16, 2, false, false, NOTXT},
+    {"_mta-sts.ff0.test", 16, 0, false, false, STS("n1")},
+    {"_mta-sts.grace0.test", 16, 0, false, false, STS("g1")},
+    {"_mta-sts.ratio.test", 16, 0, false, false, STS("q1")},
 };
 #define NDNS (sizeof(dns_table) / sizeof(dns_table[0]))
 
@@ -70,7 +75,8 @@ static struct fake_site sites[] = {
     {.host = "mta-sts.alert.test"},     {.host = "mta-sts.quiet.test"},
     {.host = "mta-sts.cancel.test"},    {.host = "mta-sts.destroy.test"},
     {.host = "mta-sts.firstfail.test"}, {.host = "mta-sts.purge.test"},
-    {.host = "mta-sts.sweep.test"},
+    {.host = "mta-sts.sweep.test"},     {.host = "mta-sts.ff0.test"},
+    {.host = "mta-sts.grace0.test"},    {.host = "mta-sts.ratio.test"},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 
@@ -562,6 +568,55 @@ static void test_negative_nx(void **state) {
   env_done(&e);
 }
 
+/* negative_ttl 0 turns negative caching off: "no policy" (NXDOMAIN), a
+ * DNS tempfail and a failed first fetch answer the lookups waiting for
+ * them (NONE, TEMP, NONE: not TEMP "no answer"), and the next lookup, at
+ * the same second, asks DNS again; the failed id still backs off (no
+ * second GET). Before the fix 0 meant 60 s: the second lookup was
+ * answered from memory. */
+static void test_negative_ttl_zero(void **state) {
+  struct env e;
+  struct res x;
+  struct mts_sts_resolver_options o;
+  struct mts_sts_resolver_record rr;
+  int q = dns_queries();
+  int h;
+
+  (void)state;
+  set_status("mta-sts.ff0.test", "404 Not Found");
+  mts_sts_resolver_options_init(&o);
+  o.negative_ttl = 0;
+  env_init_opts(&e, &o);
+  x = lookup_wait(&e, "nx0.test", 5000);
+  want(&x, "negative_ttl 0", MTS_ANSWER_NONE, "", NULL);
+  assert_int_equal(x.last_verdict, MTS_STS_V_NO_POLICY);
+  assert_int_equal(dns_queries() - q, 1);
+  x = lookup_wait(&e, "nx0.test", 5000);
+  want(&x, "negative_ttl 0 again", MTS_ANSWER_NONE, "", NULL);
+  assert_int_equal(dns_queries() - q, 2);
+  assert_int_equal(mts_sts_resolver_get(e.r, "nx0.test", &rr), MTS_OK);
+  assert_int_equal(rr.neg_until, 0);
+
+  x = lookup_wait(&e, "servfail0.test", 5000);
+  want(&x, "negative_ttl 0 tempfail", MTS_ANSWER_TEMP, "", NULL);
+  assert_int_equal(x.last_verdict, MTS_STS_V_DNS_TEMPFAIL);
+  assert_string_not_equal(x.reason, "no answer");
+  x = lookup_wait(&e, "servfail0.test", 5000);
+  want(&x, "negative_ttl 0 tempfail again", MTS_ANSWER_TEMP, "", NULL);
+
+  h = site_hits("mta-sts.ff0.test");
+  x = lookup_wait(&e, "ff0.test", 5000);
+  want(&x, "negative_ttl 0 fetch", MTS_ANSWER_NONE, "", NULL);
+  assert_int_equal(x.last_verdict, MTS_STS_V_FETCH_ERROR);
+  assert_int_equal(site_hits("mta-sts.ff0.test") - h, 1);
+  x = lookup_wait(&e, "ff0.test", 5000);
+  want(&x, "negative_ttl 0 fetch backoff", MTS_ANSWER_NONE, "", NULL);
+  assert_int_equal(site_hits("mta-sts.ff0.test") - h, 1);
+  /* nx0 twice, servfail0 twice, ff0's TXT twice (its A and AAAA once). */
+  assert_int_equal(stats(&e).txt_queries, 6);
+  env_done(&e);
+}
+
 /* AMBIG-TXT-3: a TXT tempfail without a cached policy answers TEMP and is
  * remembered for 10 s only. */
 static void test_tempfail_no_cache(void **state) {
@@ -786,6 +841,44 @@ static void test_changed_id(void **state) {
   env_done(&e);
 }
 
+/* cache_grace 0: every hit is answered from memory at once and starts a
+ * background TXT id check, one at a time per domain (hits while it runs
+ * start none); an unchanged id fetches nothing. Before the fix 0 meant
+ * 60 s: no check ran. */
+static void test_cache_grace_zero(void **state) {
+  struct env e;
+  struct res x;
+  struct mts_sts_resolver_options o;
+  int h;
+
+  (void)state;
+  mts_sts_resolver_options_init(&o);
+  o.cache_grace = 0;
+  env_init_opts(&e, &o);
+  h = site_hits("mta-sts.grace0.test");
+  x = lookup_wait(&e, "grace0.test", 5000);
+  want(&x, "C01", MTS_ANSWER_POLICY, "g1", "mail.grace0.test");
+  wait_idle(&e);
+  assert_int_equal(stats(&e).txt_queries, 1);
+  /* Same second: a hit, and a check starts. */
+  x = lookup_sync(&e, "grace0.test");
+  want(&x, "cache_grace 0", MTS_ANSWER_POLICY, "g1", NULL);
+  assert_int_equal(stats(&e).inflight, 1);
+  /* While it runs, more hits start nothing. */
+  x = lookup_sync(&e, "grace0.test");
+  x = lookup_sync(&e, "grace0.test");
+  want(&x, "cache_grace 0 single flight", MTS_ANSWER_POLICY, "g1", NULL);
+  wait_idle(&e);
+  assert_int_equal(stats(&e).txt_queries, 2);
+  /* The next hit checks again. */
+  x = lookup_sync(&e, "grace0.test");
+  wait_idle(&e);
+  assert_int_equal(stats(&e).txt_queries, 3);
+  assert_int_equal(stats(&e).fetches, 1);
+  assert_int_equal(site_hits("mta-sts.grace0.test") - h, 1);
+  env_done(&e);
+}
+
 /* A slow DNS server: the lookup gets TEMP at its deadline, discovery goes
  * on, and the next lookup is a hit. */
 static void test_slow_deadline(void **state) {
@@ -945,6 +1038,36 @@ static void test_refresh(void **state) {
   x = lookup_sync(&e, "refresh.test");
   want(&x, "C14", MTS_ANSWER_POLICY, "r1", NULL);
   assert_int_equal(stats(&e).refresh_failures, 0);
+  env_done(&e);
+}
+
+/* grace_ratio below 1 is honoured (the peer's interval / grace_ratio):
+ * interval 1 s, ratio 0.5: refreshed once 2 s old, not at 1 s. Before
+ * the fix a ratio below 1 became 2.0 (threshold 0.5 s: refreshed at
+ * once, and again at every scan). */
+static void test_refresh_ratio_below_one(void **state) {
+  struct env e;
+  struct res x;
+  struct mts_sts_resolver_options o = refresh_opts();
+  struct hits_want hw = {"mta-sts.ratio.test", 0};
+  int h;
+
+  (void)state;
+  o.refresh_interval = 1;
+  o.refresh_grace_ratio = 0.5; /* threshold 2 s; scan every 1 s */
+  env_init_opts(&e, &o);
+  h = site_hits("mta-sts.ratio.test");
+  x = lookup_wait(&e, "ratio.test", 5000);
+  want(&x, "C01", MTS_ANSWER_POLICY, "q1", NULL);
+  e.clk.now += 1;
+  run_for(&e, 1500); /* a scan or more: 1 s old, not due */
+  assert_int_equal(site_hits("mta-sts.ratio.test") - h, 1);
+  e.clk.now += 1;
+  hw.n = h + 2;
+  run_until(&e, hits_reached, &hw, 5000, "refresh at 2 s");
+  assert_int_equal(site_hits("mta-sts.ratio.test") - h, 2);
+  assert_true(log_find(&e.log, MTS_LOG_INFO, "policy domain=ratio.test",
+                       "result=refreshed") >= 0);
   env_done(&e);
 }
 
@@ -1552,17 +1675,20 @@ int main(void) {
       cmocka_unit_test(test_hit_sync),
       cmocka_unit_test(test_single_flight),
       cmocka_unit_test(test_negative_nx),
+      cmocka_unit_test(test_negative_ttl_zero),
       cmocka_unit_test(test_tempfail_no_cache),
       cmocka_unit_test(test_first_fetch_fails),
       cmocka_unit_test(test_fetch_error_keeps_cache),
       cmocka_unit_test(test_txt_vanishes),
       cmocka_unit_test(test_unchanged_id_no_extend),
       cmocka_unit_test(test_changed_id),
+      cmocka_unit_test(test_cache_grace_zero),
       cmocka_unit_test(test_slow_deadline),
       cmocka_unit_test(test_mode_none_retires),
       cmocka_unit_test(test_max_age_zero),
       cmocka_unit_test(test_lru),
       cmocka_unit_test(test_refresh),
+      cmocka_unit_test(test_refresh_ratio_below_one),
       cmocka_unit_test(test_refresh_failure_alert),
       cmocka_unit_test(test_cancel),
       cmocka_unit_test(test_destroy_pending),

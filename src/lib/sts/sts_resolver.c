@@ -30,6 +30,7 @@
 #include <mtasts/sts_resolver.h>
 #include <mtasts/sts_state.h>
 
+#include <float.h>
 #include <string.h>
 
 #include "core/ctx_int.h"
@@ -41,11 +42,14 @@
 #define RS_NEGATIVE_TTL_DEFAULT 60
 #define RS_REFRESH_INTERVAL_DEFAULT 86400
 #define RS_REFRESH_RATIO_DEFAULT 2.0
+/* The refresh threshold is capped at this many seconds (a tiny ratio),
+ * so that it converts to an integer and to milliseconds safely. */
+#define RS_REFRESH_AFTER_MAX 1e12
 #define RS_REFRESH_CONCURRENCY_DEFAULT 100
 /* A DNS tempfail without a cached policy is remembered this long (at
- * most negative_ttl): long enough not to hammer a dead resolver with
- * every queued message, short enough to recover quickly
- * (docs/decisions.md). */
+ * most negative_ttl, so not at all with 0): long enough not to hammer a
+ * dead resolver with every queued message, short enough to recover
+ * quickly (docs/decisions.md). */
 #define RS_TEMPFAIL_TTL 10
 /* Refresh scan period bounds, milliseconds. */
 #define RS_SCAN_MS_MIN 100
@@ -95,6 +99,9 @@ struct rs_record {
    * most of which (cached policies) never show it. rec_reason(). */
   char *reason;
   bool reason_lost; /* the latest could not be kept (no memory) */
+  /* neg_kind answers the lookups waiting on the flight that is ending,
+   * and no later one (negative_ttl 0); rec_answer_waiters() clears it. */
+  bool neg_once;
 
   struct rs_flight *flight; /* in-flight work (single flight) */
   struct mts_sts_lookup *w_head;
@@ -605,13 +612,19 @@ static void rec_answer_waiters(struct mts_sts_resolver *r,
       a = *once;
     } else if (!rec_answer_now(rec, mts_ctx_now(r->ctx), &a)) {
       memset(&a, 0, sizeof(a));
-      a.kind = MTS_ANSWER_TEMP;
       a.domain = rec->domain;
       a.last_verdict = rec->last_verdict;
-      a.reason = temp_reason != NULL ? temp_reason : "no answer";
+      if (rec->neg_once) {
+        a.kind = rec->neg_kind;
+        a.reason = rec_reason(rec);
+      } else {
+        a.kind = MTS_ANSWER_TEMP;
+        a.reason = temp_reason != NULL ? temp_reason : "no answer";
+      }
     }
     waiter_answer(rec->w_head, &a);
   }
+  rec->neg_once = false; /* the next lookup asks again */
   rec->pinned--;
 }
 
@@ -1034,11 +1047,15 @@ static void flight_end(struct mts_sts_resolver *r, struct rs_flight *f,
   }
 }
 
+/* Remember a negative answer for \p ttl seconds. \p ttl 0 (negative_ttl
+ * 0: negative caching off) answers only the lookups waiting on the
+ * current flight; the next lookup asks again. */
 static void set_negative(struct mts_sts_resolver *r, struct rs_record *rec,
                          enum mts_sts_answer_kind kind, uint32_t ttl,
                          int64_t now) {
   rec->neg_kind = kind;
-  rec->neg_until = now + (int64_t)ttl;
+  rec->neg_until = ttl > 0 ? now + (int64_t)ttl : 0;
+  rec->neg_once = ttl == 0;
   (void)r;
 }
 
@@ -1366,9 +1383,12 @@ static void rs_pump(struct mts_sts_resolver *r) {
   }
 }
 
-/* The refresh threshold: refresh_interval / refresh_grace_ratio seconds. */
+/* The refresh threshold: refresh_interval / refresh_grace_ratio seconds
+ * (longer than the interval when the ratio is below 1). */
 static int64_t rs_refresh_after(const struct mts_sts_resolver *r) {
-  return (int64_t)((double)r->o.refresh_interval / r->o.refresh_grace_ratio);
+  double t = (double)r->o.refresh_interval / r->o.refresh_grace_ratio;
+
+  return (int64_t)(t < RS_REFRESH_AFTER_MAX ? t : RS_REFRESH_AFTER_MAX);
 }
 
 static void scan_fired(uv_timer_t *t) {
@@ -1457,20 +1477,19 @@ mts_sts_resolver_create(struct mts_ctx *ctx, struct mts_net *net,
   } else {
     mts_sts_resolver_options_init(&r->o);
   }
+  /* cache_grace 0 (a TXT id check at every hit, in the background) and
+   * negative_ttl 0 (no negative caching) are settings, not "unset": the
+   * defaults come from mts_sts_resolver_options_init(). */
   if (r->o.cache_size == 0) {
     r->o.cache_size = RS_CACHE_SIZE_DEFAULT;
-  }
-  if (r->o.cache_grace == 0) {
-    r->o.cache_grace = RS_GRACE_DEFAULT;
-  }
-  if (r->o.negative_ttl == 0) {
-    r->o.negative_ttl = RS_NEGATIVE_TTL_DEFAULT;
   }
   if (r->o.refresh_interval == 0) {
     r->o.refresh_interval = RS_REFRESH_INTERVAL_DEFAULT;
   }
-  if (!(r->o.refresh_grace_ratio >= 1.0)) {
-    /* 0 (and nonsense: NaN, < 1) mean the default. */
+  if (!(r->o.refresh_grace_ratio > 0.0 &&
+        r->o.refresh_grace_ratio <= DBL_MAX)) {
+    /* 0 (and nonsense: NaN, negative, infinite) mean the default. Below
+     * 1 is a setting: the threshold is then longer than the interval. */
     r->o.refresh_grace_ratio = RS_REFRESH_RATIO_DEFAULT;
   }
   if (r->o.refresh_concurrency == 0) {
@@ -1635,9 +1654,10 @@ enum mts_status mts_sts_resolver_lookup(struct mts_sts_resolver *r,
   if (rec != NULL) {
     lru_touch(r, rec);
     if (rec_answer_now(rec, now, &a)) {
-      /* A hit. With a valid policy whose TXT id was last checked more
-       * than cache_grace ago, check it in the background (single
-       * flight); the answer does not wait for it. */
+      /* A hit. With a valid policy whose TXT id was last checked
+       * cache_grace or more ago (cache_grace 0: at every hit), check it
+       * in the background (single flight: not while one runs); the
+       * answer does not wait for it. */
       if (a.policy != NULL && rec->flight == NULL &&
           (!rec->txt_checked ||
            now - rec->txt_checked_at >= (int64_t)r->o.cache_grace)) {
