@@ -22,6 +22,7 @@ struct ld {
   char *err;
   size_t errsize;
   bool failed;
+  const yaml_node_t *key; /* the key being read: unknown keys name its line */
 };
 
 static void ld_err(struct ld *l, const yaml_node_t *n, const char *fmt, ...)
@@ -211,6 +212,7 @@ static void each_pair(struct ld *l, struct tlsrptd_config *c,
       ld_err(l, k, "%s: keys must be strings", where);
       return;
     }
+    l->key = k;
     fn(l, c, ks, v);
   }
 }
@@ -231,7 +233,7 @@ static void sec_collector(struct ld *l, struct tlsrptd_config *c,
   } else if (strcmp(k, "quarantine_dir") == 0) {
     set_str(l, v, k, &c->quarantine_dir);
   } else {
-    ld_err(l, v, "collector: unknown key '%s'", k);
+    ld_err(l, l->key, "collector: unknown key '%s'", k);
   }
 }
 
@@ -250,7 +252,7 @@ static void sec_follow(struct ld *l, struct tlsrptd_config *c, const char *k,
     list_free(&c->exclude_recipients);
     set_list(l, v, "follow.exclude_recipients", &c->exclude_recipients);
   } else {
-    ld_err(l, v, "follow: unknown key '%s'", k);
+    ld_err(l, l->key, "follow: unknown key '%s'", k);
   }
 }
 
@@ -290,7 +292,7 @@ static void sec_report(struct ld *l, struct tlsrptd_config *c, const char *k,
       ld_err(l, v, "report.keep_days: at least 2");
     }
   } else {
-    ld_err(l, v, "report: unknown key '%s'", k);
+    ld_err(l, l->key, "report: unknown key '%s'", k);
   }
 }
 
@@ -317,7 +319,7 @@ static void sec_shared(struct ld *l, struct tlsrptd_config *c, const char *k,
       ld_err(l, v, "shared.timeout: at least 1 second");
     }
   } else {
-    ld_err(l, v, "shared: unknown key '%s'", k);
+    ld_err(l, l->key, "shared: unknown key '%s'", k);
   }
 }
 
@@ -347,7 +349,7 @@ static void sec_top(struct ld *l, struct tlsrptd_config *c, const char *k,
       }
     }
   } else {
-    ld_err(l, v, "unknown key '%s'", k);
+    ld_err(l, l->key, "unknown key '%s'", k);
   }
 }
 
