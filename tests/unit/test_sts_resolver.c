@@ -63,6 +63,9 @@ static struct fake_dns_entry dns_table[] = {
     {"_mta-sts.ff0.test", 16, 0, false, false, STS("n1")},
     {"_mta-sts.grace0.test", 16, 0, false, false, STS("g1")},
     {"_mta-sts.ratio.test", 16, 0, false, false, STS("q1")},
+    {"_mta-sts.fleet.test", 16, 0, false, false, STS("f1")},
+    {"_mta-sts.reset.test", 16, 0, false, false, STS("n1")},
+    {"_mta-sts.keep.test", 16, 0, false, false, STS("k1")},
 };
 #define NDNS (sizeof(dns_table) / sizeof(dns_table[0]))
 
@@ -77,6 +80,8 @@ static struct fake_site sites[] = {
     {.host = "mta-sts.firstfail.test"}, {.host = "mta-sts.purge.test"},
     {.host = "mta-sts.sweep.test"},     {.host = "mta-sts.ff0.test"},
     {.host = "mta-sts.grace0.test"},    {.host = "mta-sts.ratio.test"},
+    {.host = "mta-sts.fleet.test"},     {.host = "mta-sts.reset.test"},
+    {.host = "mta-sts.keep.test"},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 
@@ -1552,6 +1557,214 @@ static void test_store_writeback_many(void **state) {
   (void)rmdir(dir);
 }
 
+/* ---- the store never loses a policy to a record that did not see it */
+
+struct sread {
+  bool done, found, has_policy;
+  char id[MTS_STS_ID_MAX + 1], failed_id[MTS_STS_ID_MAX + 1];
+  int64_t fetched_at;
+};
+
+static void sread_got(void *arg, enum mts_status st,
+                      const struct mts_cache_record *c) {
+  struct sread *x = arg;
+
+  x->done = true;
+  x->found = st == MTS_OK && c != NULL;
+  if (x->found) {
+    x->has_policy = c->entry.has_policy;
+    (void)snprintf(x->id, sizeof(x->id), "%s", c->entry.id);
+    (void)snprintf(x->failed_id, sizeof(x->failed_id), "%s",
+                   c->entry.failed_id);
+    x->fetched_at = c->entry.fetched_at;
+  }
+}
+
+static void sput_done(void *arg, enum mts_status st) {
+  assert_int_equal(st, MTS_OK);
+  *(bool *)arg = true;
+}
+
+static bool flag_set(struct env *e, void *arg) {
+  (void)e;
+  return *(bool *)arg;
+}
+
+/* Through a second handle on the file at \p path (another daemon of the
+ * fleet sharing it), on the test's loop: put an enforce policy with id
+ * \p id fetched at \p fetched_at for \p domain (\p id NULL: read only),
+ * then read the domain's record back into \p out. */
+static void other_daemon(struct env *e, const char *path, const char *domain,
+                         const char *id, int64_t fetched_at,
+                         struct sread *out) {
+  static const char body[] = POLICY("enforce", "mail.other.test", "86400");
+  struct mts_cache *c = NULL;
+  bool put = false;
+
+  memset(out, 0, sizeof(*out));
+  assert_int_equal(mts_cache_sqlite_create(e->ctx, &e->loop, path, &c),
+                   MTS_OK);
+  if (id != NULL) {
+    struct mts_cache_record r;
+
+    memset(&r, 0, sizeof(r));
+    mts_sts_entry_init(&r.entry);
+    r.domain = domain;
+    r.entry.has_policy = true;
+    (void)snprintf(r.entry.id, sizeof(r.entry.id), "%s", id);
+    r.entry.mode = MTS_STS_MODE_ENFORCE;
+    r.entry.max_age = 86400;
+    r.entry.fetched_at = fetched_at;
+    r.body = (const uint8_t *)body;
+    r.body_len = sizeof(body) - 1;
+    r.updated_at = fetched_at;
+    assert_int_equal(mts_cache_put(c, &r, sput_done, &put), MTS_OK);
+    run_until(e, flag_set, &put, 5000, "the other daemon's put");
+  }
+  assert_int_equal(mts_cache_get(c, domain, sread_got, out), MTS_OK);
+  run_until(e, flag_set, &out->done, 5000, "the store read");
+  mts_cache_destroy(c);
+  run_for(e, 20);
+}
+
+static bool txt_asked(struct env *e, void *arg) {
+  return stats(e).txt_queries >= *(uint64_t *)arg;
+}
+
+/* Two daemons share a store. This one misses (the store has nothing),
+ * and while its discovery runs the other stores a valid policy. This
+ * one's fetch then fails: its backoff must be merged with the stored
+ * policy, not written over it (a blind put left the fleet with no
+ * policy for the domain until the next successful fetch), and the
+ * policy it learns that way applies here too. */
+static void test_store_fleet_merge(void **state) {
+  struct mts_sts_resolver_options o;
+  struct env e;
+  struct res x;
+  struct sread got;
+  struct mts_sts_lookup *h = NULL;
+  char dir[] = "/tmp/mts-resolver-XXXXXX";
+  char path[64];
+  uint64_t one = 1;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  (void)snprintf(path, sizeof(path), "%s/cache.db", dir);
+  mts_sts_resolver_options_init(&o);
+  set_status("mta-sts.fleet.test", "404 Not Found");
+  env_init_store(&e, &o, path);
+  memset(&x, 0, sizeof(x));
+  pthread_mutex_lock(&dns.mu); /* hold the TXT answer */
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "fleet.test", mts_test_ms(5000),
+                                           res_cb, &x, &h),
+                   MTS_OK);
+  run_until(&e, txt_asked, &one, 5000, "the store miss, then the TXT query");
+  other_daemon(&e, path, "fleet.test", "f2", T0 - 60, &got);
+  assert_true(got.found && got.has_policy);
+  pthread_mutex_unlock(&dns.mu);
+  run_until(&e, res_done, &x, 10000, "fleet.test");
+  want(&x, "fleet: this daemon's fetch failed", MTS_ANSWER_NONE, "", NULL);
+  wait_idle(&e);
+  run_for(&e, 200); /* the merge: a read, then the write */
+  other_daemon(&e, path, "fleet.test", NULL, 0, &got);
+  if (!got.found || !got.has_policy || strcmp(got.id, "f2") != 0 ||
+      got.fetched_at != T0 - 60 || strcmp(got.failed_id, "f1") != 0) {
+    log_dump(&e.log);
+    fail_msg("stored: found %d policy %d id \"%s\" fetched_at %lld failed_id "
+             "\"%s\"; want the other daemon's policy f2 and this one's "
+             "backoff f1",
+             got.found, got.has_policy, got.id, (long long)got.fetched_at,
+             got.failed_id);
+  }
+  x = lookup_sync(&e, "fleet.test");
+  want(&x, "fleet: the merged policy applies", MTS_ANSWER_POLICY, "f2",
+       "mail.other.test");
+  assert_int_equal(stats(&e).store_errors, 0);
+  env_done(&e);
+  set_policy("mta-sts.fleet.test",
+             POLICY("enforce", "mail.fleet.test", "86400"));
+  mts_test_rm_db(path);
+  (void)rmdir(dir);
+}
+
+/* The store's file is replaced by one that holds a policy for a domain
+ * whose record in memory is only a failed fetch's backoff: the load that
+ * follows the reset merges the two, and the write-back keeps the policy
+ * (it used to skip every domain memory knew, then write memory's
+ * backoff-only record over the stored policy). */
+static void test_store_reset_merge(void **state) {
+  struct mts_sts_resolver_options o;
+  struct env e;
+  struct res x;
+  struct sread got;
+  char dir[] = "/tmp/mts-resolver-XXXXXX";
+  char path[64], other[80];
+  int i;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  (void)snprintf(path, sizeof(path), "%s/cache.db", dir);
+  (void)snprintf(other, sizeof(other), "%s/other.db", dir);
+  mts_sts_resolver_options_init(&o);
+  set_status("mta-sts.reset.test", "404 Not Found");
+  env_init_store(&e, &o, path);
+  x = lookup_wait(&e, "reset.test", 5000);
+  want(&x, "reset: the fetch fails", MTS_ANSWER_NONE, "", NULL);
+  wait_idle(&e);
+  run_for(&e, 100);
+  /* Another file, holding a policy for the domain, moved over it. */
+  other_daemon(&e, other, "reset.test", "n0", T0 - 60, &got);
+  assert_true(got.has_policy);
+  assert_int_equal(rename(other, path), 0);
+  assert_int_equal(mts_sts_resolver_purge(e.r, "other.test"), MTS_OK);
+  for (i = 0; i < 200; i++) {
+    run_for(&e, 20);
+    if (log_find(&e.log, MTS_LOG_INFO, "record(s) written back", NULL) >= 0) {
+      break;
+    }
+  }
+  run_for(&e, 200); /* the merge writes of the write-back */
+  other_daemon(&e, path, "reset.test", NULL, 0, &got);
+  if (!got.found || !got.has_policy || strcmp(got.id, "n0") != 0 ||
+      strcmp(got.failed_id, "n1") != 0) {
+    log_dump(&e.log);
+    fail_msg("stored after the reset: found %d policy %d id \"%s\" failed_id "
+             "\"%s\"; want the moved-in policy n0 and the backoff n1",
+             got.found, got.has_policy, got.id, got.failed_id);
+  }
+  x = lookup_sync(&e, "reset.test");
+  want(&x, "reset: the moved-in policy applies", MTS_ANSWER_POLICY, "n0", NULL);
+  env_done(&e);
+  set_policy("mta-sts.reset.test",
+             POLICY("enforce", "mail.reset.test", "86400"));
+  mts_test_rm_db(path);
+  (void)rmdir(dir);
+}
+
+/* Memory only, cache_size 2: a policy, then two domains without
+ * MTA-STS. Eviction takes a negative record, not the policy that must
+ * keep applying until its max_age ends (plain LRU took the policy). */
+static void test_lru_keeps_policies(void **state) {
+  struct env e;
+  struct res x;
+  struct mts_sts_resolver_options o;
+
+  (void)state;
+  mts_sts_resolver_options_init(&o);
+  o.cache_size = 2;
+  env_init_opts(&e, &o);
+  x = lookup_wait(&e, "keep.test", 5000);
+  want(&x, "keep", MTS_ANSWER_POLICY, "k1", "mail.keep.test");
+  x = lookup_wait(&e, "lru-a.test", 5000);
+  x = lookup_wait(&e, "lru-b.test", 5000);
+  assert_int_equal(stats(&e).records, 2);
+  x = lookup_sync(&e, "keep.test"); /* still in memory */
+  want(&x, "keep after two negatives", MTS_ANSWER_POLICY, "k1", NULL);
+  x = lookup_sync(&e, "lru-b.test"); /* the newer negative stayed */
+  want(&x, "lru-b", MTS_ANSWER_NONE, "", NULL);
+  env_done(&e);
+}
+
 static void noop_cb(void *arg, const struct mts_sts_answer *a) {
   (void)arg;
   (void)a;
@@ -1698,6 +1911,9 @@ int main(void) {
       cmocka_unit_test(test_store_restart),
       cmocka_unit_test(test_store_file_removed),
       cmocka_unit_test(test_store_writeback_many),
+      cmocka_unit_test(test_store_fleet_merge),
+      cmocka_unit_test(test_store_reset_merge),
+      cmocka_unit_test(test_lru_keeps_policies),
       cmocka_unit_test(test_alloc_sweep),
   };
 

@@ -401,17 +401,33 @@ static void rec_remove(struct mts_sts_resolver *r, struct rs_record *rec) {
 
 /* Evict least recently used idle records down to cache_size; \p keep is
  * never evicted. Records with in-flight work stay (the table may then
- * exceed cache_size for a while). */
+ * exceed cache_size for a while). Records without a valid policy
+ * (negative answers, backoffs, expired policies) go first, so a burst of
+ * lookups of domains without MTA-STS does not push out the policies that
+ * must keep applying. While the store is behind memory (failing writes,
+ * a write-back pending or running), a valid policy may exist nowhere
+ * else, so none is evicted until the table holds twice cache_size. */
 static void rs_evict(struct mts_sts_resolver *r, const struct rs_record *keep) {
-  struct rs_record *rec = r->lru_tail;
+  int64_t now = mts_ctx_now(r->ctx);
+  bool behind = r->store != NULL && (r->store_failing || r->resync_wanted ||
+                                     r->resyncing);
+  int pass;
 
-  while (r->nrecords > r->o.cache_size && rec != NULL) {
-    struct rs_record *prev = rec->lru_prev;
+  for (pass = 0; pass < 2; pass++) {
+    struct rs_record *rec = r->lru_tail;
 
-    if (rec != keep && !rec_busy(rec)) {
-      rec_remove(r, rec);
+    if (pass == 1 && behind && r->nrecords < 2 * r->o.cache_size) {
+      break;
     }
-    rec = prev;
+    while (r->nrecords > r->o.cache_size && rec != NULL) {
+      struct rs_record *prev = rec->lru_prev;
+
+      if (rec != keep && !rec_busy(rec) &&
+          (pass == 1 || !mts_sts_entry_valid(&rec->entry, now))) {
+        rec_remove(r, rec);
+      }
+      rec = prev;
+    }
   }
 }
 
@@ -733,6 +749,84 @@ static void store_sync(struct mts_sts_resolver *r,
   }
 }
 
+static enum mts_status rec_adopt(struct mts_sts_resolver *r,
+                                 struct rs_record *rec,
+                                 const struct mts_cache_record *c);
+
+/* A merge write in flight: the stored record is read first. */
+struct rs_mwrite {
+  struct rs_link *link;
+  size_t len;
+  char domain[];
+};
+
+static void merge_got(void *arg, enum mts_status st,
+                      const struct mts_cache_record *c) {
+  struct rs_mwrite *m = arg;
+  struct rs_link *l = m->link;
+  struct mts_sts_resolver *r = l->r;
+
+  l->pending--;
+  if (r != NULL) {
+    struct rs_record *rec = rs_find(r, m->domain, m->len);
+
+    if (st == MTS_OK || st == MTS_ENOTFOUND) {
+      store_ok(r);
+      /* Write only what includes the stored record: a failed adoption
+       * (out of memory) writes nothing rather than overwrite it. */
+      if (rec != NULL &&
+          (st != MTS_OK || c == NULL || rec_adopt(r, rec, c) == MTS_OK)) {
+        store_sync(r, rec);
+      }
+    } else if (st != MTS_ECANCELED) {
+      store_failed(r, "write", st); /* merged and written on recovery */
+    }
+    if (r->resyncing) {
+      store_resync_step(r);
+    }
+  }
+  mts_free(l->ctx, m);
+  link_release(l);
+}
+
+/* Write \p rec to the store without losing what the store knows and
+ * memory does not: read the stored record, adopt it where it is newer
+ * (rec_adopt: a policy fetched later, a later backoff), then write. A
+ * blind put of a record without a policy (a failed fetch's backoff)
+ * would replace a policy that memory never saw: one stored before the
+ * store could be read, or by another daemon of the fleet since. Used
+ * for every write that does not follow a successful fetch (which is the
+ * newest by definition, and is written by store_sync() directly). */
+static void store_merge_sync(struct mts_sts_resolver *r,
+                             const struct rs_record *rec) {
+  struct rs_mwrite *m;
+  enum mts_status st;
+
+  if (r->store == NULL) {
+    return;
+  }
+  m = mts_malloc(r->ctx, sizeof(*m) + rec->dlen + 1);
+  if (m == NULL) {
+    store_failed(r, "write", MTS_ENOMEM);
+    return;
+  }
+  m->link = r->link;
+  m->len = rec->dlen;
+  memcpy(m->domain, rec->domain, rec->dlen + 1);
+  st = mts_cache_get(r->store, m->domain, merge_got, m);
+  if (st == MTS_OK) {
+    r->link->pending++;
+    return;
+  }
+  mts_free(r->ctx, m);
+  if (st == MTS_EINVAL) {
+    mts_log(r->ctx, MTS_LOG_DEBUG, "store %s: %s not stored",
+            mts_cache_name(r->store), rec->domain);
+  } else {
+    store_failed(r, "write", st);
+  }
+}
+
 /* Write every record back to the store, a bucket at a time with at most
  * RS_RESYNC_INFLIGHT store calls pending, so that 100,000 records do
  * not become 100,000 queued jobs at once; store_done takes the next
@@ -753,7 +847,7 @@ static void store_resync_step(struct mts_sts_resolver *r) {
     }
     for (rec = r->buckets[r->resync_next++]; rec != NULL; rec = rec->hnext) {
       if (rec->entry.has_policy || rec->entry.failed_id[0] != '\0') {
-        store_sync(r, rec);
+        store_merge_sync(r, rec);
         r->resync_written++;
       }
     }
@@ -807,7 +901,7 @@ static void store_reset(void *arg) {
 static enum mts_status rec_adopt(struct mts_sts_resolver *r,
                                  struct rs_record *rec,
                                  const struct mts_cache_record *c) {
-  int64_t now = mts_ctx_now(r->ctx);
+  int64_t now = mts_ctx_now(r->ctx), fetched_at;
   struct mts_sts_policy *p = NULL;
 
   if (c->entry.failed_id[0] != '\0' &&
@@ -818,8 +912,11 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
     rec->entry.failed_id[MTS_STS_ID_MAX] = '\0';
     rec->entry.failed_at = c->entry.failed_at;
   }
+  /* A writer whose clock ran ahead: its fetch counts as made now, or
+   * the policy would outlive its max_age here and win every merge. */
+  fetched_at = c->entry.fetched_at < now ? c->entry.fetched_at : now;
   if (!c->entry.has_policy || c->body == NULL ||
-      (rec->entry.has_policy && c->entry.fetched_at <= rec->entry.fetched_at)) {
+      (rec->entry.has_policy && fetched_at <= rec->entry.fetched_at)) {
     return MTS_OK;
   }
   /* The parse keeps its own copy of the body. */
@@ -840,7 +937,7 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
   rec->entry.id[MTS_STS_ID_MAX] = '\0';
   rec->entry.mode = c->entry.mode;
   rec->entry.max_age = c->entry.max_age;
-  rec->entry.fetched_at = c->entry.fetched_at;
+  rec->entry.fetched_at = fetched_at;
   /* The writer checked the TXT id no later than it wrote the record. */
   rec->txt_checked = true;
   rec->txt_checked_at = c->updated_at < now ? c->updated_at : now;
@@ -863,8 +960,20 @@ static bool load_each(void *arg, const struct mts_cache_record *c) {
     return false; /* memory is full: the rest is asked for on a miss */
   }
   len = strnlen(c->domain, MTS_DOMAIN_MAX + 1);
-  if (len == 0 || len > MTS_DOMAIN_MAX || rs_find(r, c->domain, len) != NULL) {
-    return true; /* memory knows better: discovered during the load */
+  if (len == 0 || len > MTS_DOMAIN_MAX) {
+    return true;
+  }
+  rec = rs_find(r, c->domain, len);
+  if (rec != NULL) {
+    /* Discovered meanwhile (during the load, or before a store that
+     * opened late or was replaced): keep whichever is newer of each
+     * part, so the write-back after a reset cannot replace a stored
+     * policy with a memory record that never saw it. */
+    if (rec_adopt(r, rec, c) != MTS_OK) {
+      store_failed(r, "load (out of memory)", MTS_ENOMEM);
+      return false;
+    }
+    return true;
   }
   rec = rec_create(r, c->domain, len);
   if (rec == NULL || rec_adopt(r, rec, c) != MTS_OK) {
@@ -1221,7 +1330,9 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
       r->stats.refresh_failures++;
     }
     log_failure(r, rec, f->id, v, mts_sts_discovery_reason(d), f->refresh);
-    store_sync(r, rec); /* the backoff, for a restart and for the fleet */
+    /* The backoff, for a restart and for the fleet, merged with what
+     * the store holds (it may know a policy this memory does not). */
+    store_merge_sync(r, rec);
     was_valid = mts_sts_entry_valid(&rec->entry, now);
     if (!was_valid) {
       /* FETCH-11: deliver as though no MTA-STS. */
