@@ -8,13 +8,78 @@
 
 #include "cli.h"
 
+/* The length of the character at \p s (1 for a byte that is not
+ * UTF-8); *keep says whether cli_safe_* copies it or writes one '?'. */
+static size_t safe_len(const unsigned char *s, bool *keep) {
+  uint32_t cp;
+  size_t n, i;
+
+  *keep = false;
+  if (s[0] < 0x80) {
+    *keep = s[0] >= 0x20 && s[0] != 0x7f;
+    return 1;
+  }
+  n = s[0] >= 0xc2 && s[0] <= 0xdf   ? 2
+      : s[0] >= 0xe0 && s[0] <= 0xef ? 3
+      : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4
+                                     : 0;
+  if (n == 0) {
+    return 1;
+  }
+  cp = s[0] & (0x7fu >> n);
+  for (i = 1; i < n; i++) {
+    if ((s[i] & 0xc0u) != 0x80u) {
+      return 1;
+    }
+    cp = cp << 6 | (s[i] & 0x3fu);
+  }
+  if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+      (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+    return 1; /* overlong forms and surrogates are not UTF-8 */
+  }
+  *keep = cp >= 0xa0; /* U+0080..U+009F: the C1 controls */
+  return n;
+}
+
+char *cli_safe_dup(const char *s) {
+  const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+  char *d = malloc(strlen((const char *)p) + 1), *o = d;
+
+  if (d == NULL) {
+    return NULL;
+  }
+  while (*p != '\0') {
+    bool keep;
+    size_t n = safe_len(p, &keep);
+
+    if (keep) {
+      memcpy(o, p, n);
+      o += n;
+    } else {
+      *o++ = '?';
+    }
+    p += n;
+  }
+  *o = '\0';
+  return d;
+}
+
+void cli_print_safe(FILE *out, const char *s) {
+  char *d = cli_safe_dup(s);
+
+  fputs(d != NULL ? d : "(out of memory)", out);
+  free(d);
+}
+
 void cli_err(const char *fmt, ...) {
+  char buf[4096];
   va_list ap;
 
-  fputs("mtasts: ", stderr);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  (void)vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
+  fputs("mtasts: ", stderr);
+  cli_print_safe(stderr, buf);
   fputc('\n', stderr);
 }
 

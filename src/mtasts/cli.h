@@ -48,8 +48,17 @@ struct cli_args {
 bool cli_parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                     struct cli_args *out, const char **pos);
 
-/* Print "mtasts: <fmt>" on stderr. */
+/* Print "mtasts: <fmt>" on stderr, terminal-safe (cli_safe_dup()): a
+ * file or MIME part name from a report can reach it. */
 void cli_err(const char *fmt, ...) MTS_PRINTF(1, 2);
+
+/* Text from a sender, for a terminal: the C0 controls, DEL, the C1
+ * controls (U+0080..U+009F; xterm reads U+009B as CSI) and bytes that
+ * are not UTF-8 each become '?'; other UTF-8 stays. cli_safe_dup()
+ * returns a malloc'd copy (NULL: out of memory), cli_print_safe() writes
+ * it to \p out. */
+char *cli_safe_dup(const char *s);
+void cli_print_safe(FILE *out, const char *s);
 
 /* A context on the C library's allocator; NULL (and a message) on OOM. */
 struct mts_ctx *cli_ctx(void);

@@ -84,14 +84,10 @@ static unsigned count_warnings(const struct mts_findings *f) {
   return w;
 }
 
-/* Text from a sender on a terminal: control characters (an escape
- * sequence in an organisation name) become '?'; UTF-8 stays. */
+/* Text from a sender on a terminal (an escape sequence in an
+ * organisation name): cli_print_safe(). */
 static void print_safe(const char *s) {
-  for (; *s != '\0'; s++) {
-    unsigned char c = (unsigned char)*s;
-
-    putchar(c < 0x20 || c == 0x7f ? '?' : c);
-  }
+  cli_print_safe(stdout, s);
 }
 
 /* Print and count one stored input. \p r may be NULL (then \p reason). */
@@ -454,14 +450,18 @@ static int read_all(const char *path, uint8_t **out, size_t *outlen) {
   for (;;) {
     size_t r;
 
+    if (len > INGEST_FILE_MAX) {
+      cli_err("%s: larger than %u MiB; not read", path,
+              INGEST_FILE_MAX / (1024u * 1024u));
+      goto done;
+    }
     if (cap - len < 65536) {
+      /* Never more than the limit and one read beyond it. */
       size_t ncap = cap == 0 ? 262144 : cap * 2;
       uint8_t *nb;
 
-      if (cap > INGEST_FILE_MAX) {
-        cli_err("%s: larger than %u MiB; not read", path,
-                INGEST_FILE_MAX / (1024u * 1024u));
-        goto done;
+      if (ncap > INGEST_FILE_MAX + 65536u) {
+        ncap = INGEST_FILE_MAX + 65536u;
       }
       nb = realloc(buf, ncap + 1);
       if (nb == NULL) {

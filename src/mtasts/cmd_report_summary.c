@@ -109,17 +109,9 @@ static bool parse_uint(const char *s, unsigned min, unsigned max,
   return true;
 }
 
-/* Text from a sender on a terminal: control characters become '?'. */
+/* Text from a sender on a terminal: cli_safe_dup(). */
 static char *safe_dup(const char *s) {
-  char *d = strdup(s != NULL ? s : "");
-  char *p;
-
-  for (p = d; p != NULL && *p != '\0'; p++) {
-    if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f) {
-      *p = '?';
-    }
-  }
-  return d;
+  return cli_safe_dup(s);
 }
 
 /* JSON with rates to 6 significant digits. */
