@@ -10,7 +10,11 @@
  * `application/gzip`, `application/x-gzip`, `application/json`; media
  * type parameters are ignored. The body is decompressed by rpt_unpack
  * (the gzip magic 0x1f 0x8b decides, not the label), parsed by
- * rpt_report and added with source "https:<client address>".
+ * rpt_report and added with source "https:<client address>". Each
+ * document may be at most MTS_RPT_RECEIVER_MAX_DOC bytes decompressed
+ * (not MTS_RPT_REPORT_MAX, which mail and files keep): a larger one is
+ * answered 400 `unpack-too-big` and kept raw as sent, like any body that
+ * cannot be unpacked.
  *
  * Nothing received is lost: a body that cannot be decompressed or
  * parsed is still stored raw, with the reason (rpt_store.h).
@@ -70,6 +74,11 @@ extern "C" {
 /* Default body limit: 10 MiB, the limit commonly seen at receivers
  * (RFC-CHECKLIST DLV-3). */
 #define MTS_RPT_RECEIVER_MAX_BODY (10u * 1024u * 1024u)
+/* Largest document of a body, decompressed: 4 MiB. Real reports are 1 to
+ * a few hundred KiB (docs/decisions.md REP-10); anyone on the internet
+ * can POST, so the parser's own 32 MiB (MTS_RPT_REPORT_MAX) is not
+ * offered here. */
+#define MTS_RPT_RECEIVER_MAX_DOC (4u * 1024u * 1024u)
 /* Default rate: 60 requests per minute per client, bursts of 60. */
 #define MTS_RPT_RECEIVER_RATE 60u
 /* Default number of client addresses tracked by the rate limiter. */

@@ -35,8 +35,14 @@
  *
  * Bounds: the input is at most MTS_RPT_REPORT_MAX bytes (larger input is
  * not parsed: one error finding), JSON nesting deeper than
- * MTS_RPT_REPORT_DEPTH is an error, at most MTS_RPT_REPORT_MAX_ITEMS
- * policies + failure details + strings in all.
+ * MTS_RPT_REPORT_DEPTH and more than MTS_RPT_REPORT_MAX_TOKENS structural
+ * characters are errors found by a linear scan before any JSON tree is
+ * built (`report-too-deep`, `report-too-many-tokens`; not parsed), at
+ * most MTS_RPT_REPORT_MAX_ITEMS policies + failure details + strings in
+ * all. At most MTS_RPT_REPORT_MAX_FINDINGS findings are recorded; past
+ * that one more, `report-findings-truncated`, says how many were left
+ * out and has the worst severity among them, so valid and usable (and
+ * any scan of the list for errors) are exactly as if all were kept.
  *
  * Ownership: everything handed out lives in the report's arena until
  * mts_rpt_report_destroy(). The JSON tree is built with malloc (jansson's
@@ -58,8 +64,19 @@ extern "C" {
 #define MTS_RPT_REPORT_MAX (32u * 1024u * 1024u)
 /* Deepest JSON nesting accepted (a report needs 5). */
 #define MTS_RPT_REPORT_DEPTH 32
-/* Most policies + failure details + policy strings + mx hosts. */
-#define MTS_RPT_REPORT_MAX_ITEMS 1000000u
+/* Most policies + failure details + policy strings + mx hosts. Real
+ * reports hold a handful; a few hundred KiB, the largest seen, is some
+ * thousands (docs/decisions.md REP-10). */
+#define MTS_RPT_REPORT_MAX_ITEMS 100000u
+/* Most '{', '[' and ',' outside strings, counted before jansson builds
+ * the tree: every JSON value and member but the first of each container
+ * costs one, so this bounds the tree (measured: at most ~160 bytes per
+ * token, ~65 MiB, plus copies of the strings). Real reports use 3 to 14
+ * per item, ~7 in large ones: full failure details reach it at ~44,000
+ * (~10 MB of JSON). */
+#define MTS_RPT_REPORT_MAX_TOKENS (4u * MTS_RPT_REPORT_MAX_ITEMS)
+/* Most findings recorded per report (then one report-findings-truncated). */
+#define MTS_RPT_REPORT_MAX_FINDINGS 100u
 
 /* One `failure-details` entry. Optional strings are NULL when absent. */
 struct mts_rpt_failure {

@@ -732,6 +732,73 @@ static void test_refusals_drained(void **state) {
   f->rcv = NULL;
 }
 
+/* report_json(\p id) grown to exactly \p size bytes by an unknown key
+ * holding pseudo-random hex (compresses ~2:1, so no ratio limit trips). */
+static char *padded_json(const char *id, size_t size) {
+  static const char key[] = "\"x-pad\":\"\",";
+  char *base = report_json(id), *s = malloc(size + 1);
+  size_t blen = strlen(base), pad, i;
+  uint32_t x = 2463534242u;
+
+  assert_non_null(s);
+  assert_true(size > blen + sizeof key);
+  pad = size - blen - (sizeof key - 1);
+  s[0] = '{';
+  memcpy(s + 1, key, 9); /* "x-pad":" */
+  for (i = 0; i < pad; i++) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s[10 + i] = "0123456789abcdef"[x & 15];
+  }
+  memcpy(s + 10 + pad, "\",", 2);
+  memcpy(s + 12 + pad, base + 1, blen); /* the rest, with the NUL */
+  assert_int_equal(strlen(s), size);
+  free(base);
+  return s;
+}
+
+/*
+ * Each document of a body is at most MTS_RPT_RECEIVER_MAX_DOC bytes
+ * decompressed, not the parser's MTS_RPT_REPORT_MAX: exactly that much
+ * is stored; one byte more, gzipped or plain, is 400 unpack-too-big and
+ * kept raw as sent.
+ */
+static void test_doc_limit(void **state) {
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  struct raws raws;
+  char *ok = padded_json("d1", MTS_RPT_RECEIVER_MAX_DOC);
+  char *big = padded_json("d2", MTS_RPT_RECEIVER_MAX_DOC + 1);
+  size_t oklen, biglen;
+  unsigned char *okgz = gzip(ok, &oklen), *biggz = gzip(big, &biglen);
+
+  memset(&c, 0, sizeof c);
+  start(f, &c);
+  assert_true(biglen < MTS_RPT_RECEIVER_MAX_BODY);
+  assert_int_equal(post(f, "application/tlsrpt+gzip", okgz, oklen), 201);
+  assert_int_equal(post(f, "application/tlsrpt+gzip", biggz, biglen), 400);
+  assert_int_equal(post(f, "application/tlsrpt+json", big, strlen(big)), 400);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+
+  read_raws(f, &raws);
+  assert_int_equal(raws.n, 3);
+  assert_int_equal(raws.outcome[0], MTS_RPT_STORE_NEW);
+  assert_string_equal(raws.report_id[0], "d1");
+  assert_int_equal(raws.len[0], MTS_RPT_RECEIVER_MAX_DOC);
+  assert_int_equal(raws.outcome[1], MTS_RPT_STORE_REJECTED);
+  assert_non_null(strstr(raws.reason[1], "unpack-too-big"));
+  assert_int_equal(raws.len[1], biglen); /* as sent */
+  assert_int_equal(raws.outcome[2], MTS_RPT_STORE_REJECTED);
+  assert_non_null(strstr(raws.reason[2], "unpack-too-big"));
+  assert_int_equal(raws.len[2], MTS_RPT_RECEIVER_MAX_DOC + 1);
+  free(ok);
+  free(big);
+  free(okgz);
+  free(biggz);
+}
+
 /* IPv6 loopback, when the host has it. */
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
@@ -767,6 +834,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rate_many_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_doc_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_request, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_start, setup, teardown),

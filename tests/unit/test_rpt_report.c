@@ -6,7 +6,8 @@
  *   (the table of that directory's README.md);
  * - DATA-*: exact field values of selected fixtures;
  * - DT-*: date-time forms; CNT-*: counts; BAD-*: hostile input;
- * - bounds (size, depth, items) and an allocation-failure sweep.
+ * - bounds (size, depth, items, tokens), the findings cap, and an
+ *   allocation-failure sweep.
  */
 #include "testutil.h"
 
@@ -683,6 +684,315 @@ static void test_too_many_items(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* ---- findings cap and token bound ---- */
+
+/* A failure detail that is exactly RFC 8460 but for \p extra. */
+#define FD_OK(rt, ip)                                                          \
+  "{\"result-type\":\"" rt "\"," ip "\"failed-session-count\":1}"
+#define IP_OK "\"sending-mta-ip\":\"192.0.2.1\","
+
+/* A usable report: one sts policy whose \p n failure details are \p fd
+ * (no separator); \p last, when not NULL, is appended as one more. */
+static char *with_details(size_t n, const char *fd, const char *last,
+                          size_t *len) {
+  static const char head[] =
+      DAY POL("sts", "", "0", "1") ",\"failure-details\":[";
+  static const char tail[] = "]}]}";
+  size_t fl = strlen(fd), ll = last != NULL ? strlen(last) + 1 : 0;
+  size_t cap = sizeof(head) + n * (fl + 1) + ll + sizeof(tail), i, o;
+  char *b = malloc(cap);
+
+  assert_non_null(b);
+  memcpy(b, head, sizeof(head) - 1);
+  o = sizeof(head) - 1;
+  for (i = 0; i < n; i++) {
+    if (i > 0) {
+      b[o++] = ',';
+    }
+    memcpy(b + o, fd, fl);
+    o += fl;
+  }
+  if (last != NULL) {
+    b[o++] = ',';
+    memcpy(b + o, last, ll - 1);
+    o += ll - 1;
+  }
+  memcpy(b + o, tail, sizeof(tail) - 1);
+  o += sizeof(tail) - 1;
+  *len = o;
+  return b;
+}
+
+/* {"policies":[{"failure-details":[{},{},...]}]}: \p n empty details. */
+static char *empty_details(size_t n, size_t *len) {
+  static const char head[] = "{\"policies\":[{\"failure-details\":[";
+  size_t cap = sizeof(head) + 3 * n + 8, i, o;
+  char *b = malloc(cap);
+
+  assert_non_null(b);
+  memcpy(b, head, sizeof(head) - 1);
+  o = sizeof(head) - 1;
+  for (i = 0; i < n; i++) {
+    if (i > 0) {
+      b[o++] = ',';
+    }
+    b[o++] = '{';
+    b[o++] = '}';
+  }
+  memcpy(b + o, "]}]}", 4);
+  *len = o + 4;
+  return b;
+}
+
+static const struct mts_finding *last_finding(const struct mts_rpt_report *r) {
+  const struct mts_findings *fs = mts_rpt_report_findings(r);
+  size_t n = mts_findings_count(fs);
+
+  assert_true(n > 0);
+  return mts_findings_get(fs, n - 1);
+}
+
+/* 3 MB of empty failure details (3 findings each) used to become 3*10^6
+ * findings, ~400 MB in the store. Now refused before jansson runs (the
+ * token bound), and the largest such report within every bound keeps
+ * MTS_RPT_REPORT_MAX_FINDINGS findings plus the truncation finding,
+ * which carries the error that makes it unusable. */
+static void test_findings_amplification(void **state) {
+  struct mts_ctx *ctx = NULL; /* libc allocator: cmocka's is slow here */
+  const struct mts_findings *fs;
+  const struct mts_finding *t;
+  struct mts_rpt_report *r;
+  char want[64];
+  size_t len, n;
+  char *b;
+
+  (void)state;
+  assert_int_equal(mts_ctx_create(NULL, &ctx), MTS_OK);
+  b = empty_details(999999, &len);
+  r = parse_mem(ctx, b, len);
+  fs = mts_rpt_report_findings(r);
+  assert_true(mts_findings_count(fs) <= MTS_RPT_REPORT_MAX_FINDINGS + 1);
+  assert_false(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* the policy is one item: the most details the item bound lets in */
+  n = MTS_RPT_REPORT_MAX_ITEMS - 1;
+  b = empty_details(n, &len);
+  r = parse_mem(ctx, b, len);
+  fs = mts_rpt_report_findings(r);
+  assert_int_equal(mts_findings_count(fs), MTS_RPT_REPORT_MAX_FINDINGS + 1);
+  assert_false(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  assert_int_equal(mts_rpt_report_data(r)->policies[0].nfailures, n);
+  t = last_finding(r);
+  assert_string_equal(t->code, "report-findings-truncated");
+  assert_int_equal(t->severity, MTS_SEV_ERROR);
+  /* 6 on the report and the policy, 3 per detail; 100 of them kept */
+  snprintf(want, sizeof want, "%zu more findings after the first %u ",
+           6 + 3 * n - MTS_RPT_REPORT_MAX_FINDINGS,
+           MTS_RPT_REPORT_MAX_FINDINGS);
+  if (strstr(t->message, want) == NULL ||
+      strstr(t->message, "error report-missing-key") == NULL) {
+    fail_msg("message: %s", t->message);
+  }
+  assert_int_equal(mts_findings_find(fs, "report-findings-truncated") -
+                       mts_findings_get(fs, 0),
+                   MTS_RPT_REPORT_MAX_FINDINGS);
+  mts_rpt_report_destroy(r);
+  free(b);
+  mts_ctx_destroy(ctx);
+}
+
+/* The verdicts stay exact whatever falls past the cap: the truncation
+ * finding has the worst severity left out, no more, no less. */
+static void test_findings_cap_verdicts(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  const size_t cap = MTS_RPT_REPORT_MAX_FINDINGS;
+  const struct mts_findings *fs;
+  struct mts_rpt_report *r;
+  size_t len, i;
+  char *b;
+
+  (void)state;
+  /* 150 warnings (no sending-mta-ip), then one error past the cap */
+  b = with_details(150, FD_OK("validation-failure", ""),
+                   "{\"result-type\":\"validation-failure\"}", &len);
+  r = parse_mem(ctx, b, len);
+  fs = mts_rpt_report_findings(r);
+  assert_int_equal(mts_findings_count(fs), cap + 1);
+  for (i = 0; i < cap; i++) {
+    assert_string_equal(mts_findings_get(fs, i)->code, "report-no-sending-ip");
+  }
+  assert_string_equal(last_finding(r)->code, "report-findings-truncated");
+  assert_int_equal(last_finding(r)->severity, MTS_SEV_ERROR);
+  assert_non_null(strstr(last_finding(r)->message,
+                         "52 more findings after the first 100 not recorded; "
+                         "the first of the worst: error report-missing-key"));
+  assert_false(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* the same without the error: usable, not valid */
+  b = with_details(150, FD_OK("validation-failure", ""), NULL, &len);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), cap + 1);
+  assert_int_equal(last_finding(r)->severity, MTS_SEV_WARNING);
+  assert_true(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* only info findings (future result types), then one warning past the
+   * cap: not valid */
+  b = with_details(120, FD_OK("some-future-type", IP_OK),
+                   FD_OK("validation-failure", ""), &len);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), cap + 1);
+  assert_int_equal(last_finding(r)->severity, MTS_SEV_WARNING);
+  assert_true(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* info only: still valid, the truncation finding is info */
+  b = with_details(120, FD_OK("some-future-type", IP_OK), NULL, &len);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), cap + 1);
+  assert_int_equal(last_finding(r)->severity, MTS_SEV_INFO);
+  assert_true(mts_rpt_report_usable(r));
+  assert_true(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* exactly the cap: nothing left out, no truncation finding */
+  b = with_details(cap, FD_OK("validation-failure", ""), NULL, &len);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), cap);
+  assert_false(has(r, "report-findings-truncated"));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* one past the cap */
+  b = with_details(cap + 1, FD_OK("validation-failure", ""), NULL, &len);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), cap + 1);
+  assert_non_null(strstr(last_finding(r)->message, "1 more finding after "));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* a normal report with a few findings is as before */
+  b = with_details(2, FD_OK("validation-failure", ""),
+                   FD_OK("Validation-Failure", IP_OK), &len);
+  r = parse_mem(ctx, b, len);
+  fs = mts_rpt_report_findings(r);
+  assert_int_equal(mts_findings_count(fs), 3);
+  assert_string_equal(mts_findings_get(fs, 0)->code, "report-no-sending-ip");
+  assert_string_equal(mts_findings_get(fs, 1)->code, "report-no-sending-ip");
+  assert_string_equal(mts_findings_get(fs, 2)->code, "report-result-type-case");
+  assert_true(mts_rpt_report_usable(r));
+  assert_false(mts_rpt_report_valid(r));
+  mts_rpt_report_destroy(r);
+  free(b);
+  mts_ctx_destroy(ctx);
+}
+
+/* '{', '[' and ',' outside strings, as the parser's pre-scan counts. */
+static size_t count_tokens(const char *s, size_t len) {
+  size_t i, n = 0;
+  bool str = false;
+
+  for (i = 0; i < len; i++) {
+    if (str) {
+      if (s[i] == '\\') {
+        i++;
+      } else if (s[i] == '"') {
+        str = false;
+      }
+    } else if (s[i] == '"') {
+      str = true;
+    } else if (s[i] == '{' || s[i] == '[' || s[i] == ',') {
+      n++;
+    }
+  }
+  return n;
+}
+
+/* A usable report with an unknown key "x" holding [0,0,...] padded to
+ * exactly \p tokens tokens (strings with ",{[" in them do not count). */
+static char *padded_report(size_t tokens, size_t *len) {
+  static const char head[] = DAY NPF "],\"s\":\"{[,\\\",]}\",\"x\":[0";
+  static const char tail[] = "]}";
+  size_t base = count_tokens(head, sizeof(head) - 1), n, o, i;
+  char *b;
+
+  assert_true(tokens > base);
+  n = tokens - base; /* one ",0" each */
+  b = malloc(sizeof(head) + 2 * n + sizeof(tail));
+  assert_non_null(b);
+  memcpy(b, head, sizeof(head) - 1);
+  o = sizeof(head) - 1;
+  for (i = 0; i < n; i++) {
+    b[o++] = ',';
+    b[o++] = '0';
+  }
+  memcpy(b + o, tail, sizeof(tail) - 1);
+  *len = o + sizeof(tail) - 1;
+  assert_int_equal(count_tokens(b, *len), tokens);
+  return b;
+}
+
+/* The tree is bounded before jansson builds it: at most
+ * MTS_RPT_REPORT_MAX_TOKENS, unknown keys included. */
+static void test_too_many_tokens(void **state) {
+  struct mts_ctx *ctx = NULL; /* libc allocator: cmocka's is slow here */
+  const struct mts_findings *fs;
+  struct mts_rpt_report *r;
+  size_t len;
+  char *b;
+
+  (void)state;
+  assert_int_equal(mts_ctx_create(NULL, &ctx), MTS_OK);
+  b = padded_report(MTS_RPT_REPORT_MAX_TOKENS, &len);
+  r = parse_mem(ctx, b, len);
+  assert_true(mts_rpt_report_usable(r));
+  assert_true(has(r, "report-unknown-key"));
+  assert_false(has(r, "report-too-many-tokens"));
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  b = padded_report(MTS_RPT_REPORT_MAX_TOKENS + 1, &len);
+  r = parse_mem(ctx, b, len);
+  fs = mts_rpt_report_findings(r);
+  assert_false(mts_rpt_report_usable(r));
+  assert_int_equal(mts_findings_count(fs), 1);
+  assert_string_equal(mts_findings_get(fs, 0)->code, "report-too-many-tokens");
+  assert_int_equal(mts_findings_get(fs, 0)->severity, MTS_SEV_ERROR);
+  assert_null(mts_rpt_report_data(r)->report_id); /* not parsed at all */
+  mts_rpt_report_destroy(r);
+  free(b);
+
+  /* 32 MiB of "{}," under an unknown key (~2.4 GB as a jansson tree) */
+  len = MTS_RPT_REPORT_MAX;
+  b = malloc(len);
+  assert_non_null(b);
+  memset(b, ' ', len);
+  memcpy(b, "{\"x\":[{}", 8);
+  for (size_t i = 8; i + 3 + 2 <= len; i += 3) {
+    memcpy(b + i, ",{}", 3);
+  }
+  memcpy(b + len - 2, "]}", 2);
+  r = parse_mem(ctx, b, len);
+  assert_int_equal(mts_findings_count(mts_rpt_report_findings(r)), 1);
+  assert_true(has(r, "report-too-many-tokens"));
+  mts_rpt_report_destroy(r);
+  free(b);
+  mts_ctx_destroy(ctx);
+}
+
 static void test_args(void **state) {
   struct mts_test_alloc a;
   struct mts_ctx *ctx = mts_test_ctx(&a, 0);
@@ -745,6 +1055,17 @@ static void test_alloc_sweep(void **state) {
     assert_true(mts_test_alloc_sweep(sweep_op, &s) > 0);
     free(buf);
   }
+  /* past the findings cap: the truncation finding and its message */
+  {
+    struct sweep_arg s;
+    char *b = with_details(MTS_RPT_REPORT_MAX_FINDINGS + 5,
+                           FD_OK("validation-failure", ""),
+                           "{\"result-type\":\"validation-failure\"}", &s.len);
+
+    s.buf = (const uint8_t *)b;
+    assert_true(mts_test_alloc_sweep(sweep_op, &s) > 0);
+    free(b);
+  }
 }
 
 int main(void) {
@@ -756,6 +1077,9 @@ int main(void) {
       cmocka_unit_test(test_json_position),
       cmocka_unit_test(test_too_big),
       cmocka_unit_test(test_too_many_items),
+      cmocka_unit_test(test_findings_amplification),
+      cmocka_unit_test(test_findings_cap_verdicts),
+      cmocka_unit_test(test_too_many_tokens),
       cmocka_unit_test(test_args),
       cmocka_unit_test(test_alloc_sweep),
   };

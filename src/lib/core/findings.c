@@ -1,5 +1,6 @@
 /*
- * findings.c - the ordered list of findings a parser reports.
+ * findings.c - the ordered list of findings a parser reports, optionally
+ * capped (mts_findings_limit(), findings_int.h).
  */
 #include "findings_int.h"
 
@@ -19,6 +20,56 @@ void mts_findings_cleanup(struct mts_findings *f) {
   f->n = f->cap = 0;
 }
 
+void mts_findings_limit(struct mts_findings *f, size_t limit,
+                        const char *code) {
+  f->limit = limit;
+  f->trunc_code = code;
+}
+
+/* Room for one more entry in f->v. */
+static enum mts_status grow(struct mts_findings *f) {
+  size_t ncap;
+  struct mts_finding *nv;
+
+  if (f->n < f->cap) {
+    return MTS_OK;
+  }
+  ncap = f->cap == 0 ? 8 : f->cap * 2;
+  nv = mts_reallocarray(mts_arena_ctx(f->arena), f->v, ncap, sizeof(*nv));
+  if (nv == NULL) {
+    f->oom = true;
+    return MTS_ENOMEM;
+  }
+  f->v = nv;
+  f->cap = ncap;
+  return MTS_OK;
+}
+
+/* A finding past the limit: counted, and carried by the one truncation
+ * finding (appended for the first, at index f->limit). */
+static enum mts_status drop(struct mts_findings *f, const char *code,
+                            enum mts_severity sev) {
+  struct mts_finding *fi;
+
+  if (f->dropped == 0 || sev > f->dropped_sev) {
+    f->dropped_sev = sev;
+    f->dropped_worst = code;
+  }
+  f->dropped++;
+  if (f->n == f->limit) {
+    if (grow(f) != MTS_OK) {
+      return MTS_ENOMEM;
+    }
+    fi = &f->v[f->n++];
+    fi->code = f->trunc_code;
+    fi->line = 0;
+    fi->col = 0;
+    fi->message = "more findings, not recorded";
+  }
+  f->v[f->limit].severity = f->dropped_sev;
+  return MTS_OK;
+}
+
 enum mts_status mts_findings_add(struct mts_findings *f, const char *code,
                                  enum mts_severity sev, uint32_t line,
                                  uint32_t col, const char *fmt, ...) {
@@ -26,16 +77,11 @@ enum mts_status mts_findings_add(struct mts_findings *f, const char *code,
   va_list ap;
   char *msg;
 
-  if (f->n == f->cap) {
-    size_t ncap = f->cap == 0 ? 8 : f->cap * 2;
-    struct mts_finding *nv = mts_reallocarray(mts_arena_ctx(f->arena), f->v,
-                                              ncap, sizeof(*nv));
-    if (nv == NULL) {
-      f->oom = true;
-      return MTS_ENOMEM;
-    }
-    f->v = nv;
-    f->cap = ncap;
+  if (f->limit != 0 && f->n >= f->limit) {
+    return drop(f, code, sev);
+  }
+  if (grow(f) != MTS_OK) {
+    return MTS_ENOMEM;
   }
   va_start(ap, fmt);
   msg = mts_arena_vprintf(f->arena, fmt, ap);
@@ -51,6 +97,24 @@ enum mts_status mts_findings_add(struct mts_findings *f, const char *code,
   fi->col = col;
   fi->message = msg;
   return MTS_OK;
+}
+
+void mts_findings_finish(struct mts_findings *f) {
+  char *msg;
+
+  if (f->dropped == 0 || f->n <= f->limit) {
+    return;
+  }
+  msg = mts_arena_printf(f->arena,
+                         "%zu more finding%s after the first %zu not "
+                         "recorded; the first of the worst: %s %s",
+                         f->dropped, f->dropped == 1 ? "" : "s", f->limit,
+                         mts_severity_str(f->dropped_sev), f->dropped_worst);
+  if (msg == NULL) {
+    f->oom = true;
+    return;
+  }
+  f->v[f->limit].message = msg;
 }
 
 bool mts_findings_any(const struct mts_findings *f, enum mts_severity sev) {

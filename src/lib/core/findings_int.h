@@ -17,11 +17,36 @@ struct mts_findings {
   size_t n;
   size_t cap;
   bool oom; /* an add failed: the result must not be returned */
+  /* mts_findings_limit(): 0 records every finding. */
+  size_t limit;
+  const char *trunc_code;        /* the truncation finding's code */
+  size_t dropped;                /* findings past the limit */
+  const char *dropped_worst;     /* code of the first of the worst of them */
+  enum mts_severity dropped_sev; /* their worst severity */
 };
 
 void mts_findings_init(struct mts_findings *f, struct mts_arena *arena);
 /* Frees the array (messages belong to the arena). */
 void mts_findings_cleanup(struct mts_findings *f);
+
+/*
+ * Record at most \p limit findings (0: no limit, the default). Past it a
+ * finding is not formatted or stored, only counted: the first one past
+ * it appends one more finding with \p code (a string literal, the
+ * parser's own prefix, e.g. "report-findings-truncated"), whose severity
+ * is raised to the worst severity left out. So the list holds at most
+ * limit + 1 findings and mts_findings_any() - and any reader that scans
+ * the list for a severity - gives the same answer as for the whole list.
+ * Call mts_findings_finish() at the end of the parse for its message.
+ */
+void mts_findings_limit(struct mts_findings *f, size_t limit, const char *code);
+
+/*
+ * Give the truncation finding (if any) its final message: how many
+ * findings were left out and the first of the worst of them. No-op when
+ * nothing was left out. On allocation failure sets f->oom.
+ */
+void mts_findings_finish(struct mts_findings *f);
 
 /*
  * Append a finding. `code` must be a string literal (stable identifier).

@@ -388,6 +388,7 @@ static unsigned process(struct mts_rpt_receiver *r, struct req *q,
 
   memset(&o, 0, sizeof o);
   memset(&limits, 0, sizeof limits);
+  limits.max_doc = MTS_RPT_RECEIVER_MAX_DOC;
   memset(&err, 0, sizeof err);
   o.r = r;
   snprintf(source, sizeof source, "https:%s", q->client);

@@ -5,9 +5,10 @@
  *
  * jansson does the JSON grammar (JSON_REJECT_DUPLICATES: I-JSON); this
  * file checks the layout key by key. Before jansson sees the input it
- * is checked for UTF-8 (I-JSON: not repaired, rejected) and for the
+ * is checked for UTF-8 (I-JSON: not repaired, rejected), for the
  * nesting depth (a linear scan, so "[[[[..." never reaches jansson's
- * recursive descent).
+ * recursive descent) and, in the same scan, for the number of values
+ * (so 32 MiB of "{}," never becomes a tree of 11 million objects).
  */
 #include <mtasts/rpt_report.h>
 #include <mtasts/utc.h>
@@ -725,10 +726,16 @@ static void parse_top(struct mts_rpt_report *r, json_t *root) {
   unknown_keys(r, root, top_keys, "the report");
 }
 
-/* \return true when the nesting of [ and { outside strings exceeds
- * MTS_RPT_REPORT_DEPTH (a linear scan; jansson recurses). */
-static bool too_deep(const uint8_t *s, size_t len) {
-  size_t i, depth = 0;
+enum prescan { PRESCAN_OK, PRESCAN_DEEP, PRESCAN_TOKENS };
+
+/* One linear scan before jansson: PRESCAN_DEEP when the nesting of [
+ * and { outside strings exceeds MTS_RPT_REPORT_DEPTH (jansson recurses),
+ * PRESCAN_TOKENS when '{', '[' and ',' outside strings are more than
+ * MTS_RPT_REPORT_MAX_TOKENS (jansson builds the whole tree before any
+ * item is counted; each value or member but a container's first costs
+ * one of these). Whichever comes first in the input. */
+static enum prescan prescan(const uint8_t *s, size_t len) {
+  size_t i, depth = 0, tokens = 0;
   bool str = false;
 
   for (i = 0; i < len; i++) {
@@ -744,13 +751,20 @@ static bool too_deep(const uint8_t *s, size_t len) {
       str = true;
     } else if (c == '[' || c == '{') {
       if (++depth > MTS_RPT_REPORT_DEPTH) {
-        return true;
+        return PRESCAN_DEEP;
+      }
+      if (++tokens > MTS_RPT_REPORT_MAX_TOKENS) {
+        return PRESCAN_TOKENS;
+      }
+    } else if (c == ',') {
+      if (++tokens > MTS_RPT_REPORT_MAX_TOKENS) {
+        return PRESCAN_TOKENS;
       }
     } else if ((c == ']' || c == '}') && depth > 0) {
       depth--;
     }
   }
-  return false;
+  return PRESCAN_OK;
 }
 
 /* Load the JSON tree (NULL with a finding or oom set). */
@@ -779,10 +793,18 @@ static json_t *load(struct mts_rpt_report *r, const uint8_t *data, size_t len,
     finding(r, "report-invalid-utf8", MTS_SEV_ERROR, 0, 0, msg);
     return NULL;
   }
-  if (too_deep(data, len)) {
+  switch (prescan(data, len)) {
+  case PRESCAN_DEEP:
     finding(r, "report-too-deep", MTS_SEV_ERROR, 0, 0,
             "JSON nesting deeper than MTS_RPT_REPORT_DEPTH");
     return NULL;
+  case PRESCAN_TOKENS:
+    finding(r, "report-too-many-tokens", MTS_SEV_ERROR, 0, 0,
+            "more than MTS_RPT_REPORT_MAX_TOKENS JSON values ('{', '[' and "
+            "',' outside strings), not parsed");
+    return NULL;
+  case PRESCAN_OK:
+    break;
   }
   root = json_loadb(len == 0 ? "" : (const char *)data, len,
                     JSON_REJECT_DUPLICATES, &err);
@@ -828,6 +850,8 @@ enum mts_status mts_rpt_report_parse(struct mts_ctx *ctx, const uint8_t *data,
   }
   r->arena = arena;
   mts_findings_init(&r->findings, arena);
+  mts_findings_limit(&r->findings, MTS_RPT_REPORT_MAX_FINDINGS,
+                     "report-findings-truncated");
   r->jf.findings = &r->findings;
   r->jf.arena = arena;
   r->jf.code_wrong_type = "report-wrong-type";
@@ -838,6 +862,7 @@ enum mts_status mts_rpt_report_parse(struct mts_ctx *ctx, const uint8_t *data,
     parse_top(r, root);
     json_decref(root);
   }
+  mts_findings_finish(&r->findings);
   if (st == MTS_OK && r->findings.oom) {
     st = MTS_ENOMEM;
   }
