@@ -87,6 +87,14 @@ extern "C" {
 #define MTS_RPT_RECEIVER_MAX_CONN 64u
 /* Default idle timeout of a connection, seconds. */
 #define MTS_RPT_RECEIVER_TIMEOUT 30u
+/* Default limit on simultaneous connections from one address: one host
+ * cannot take every connection (a slow client holds one for as long as
+ * it sends a byte within each idle timeout). */
+#define MTS_RPT_RECEIVER_MAX_CONN_PER_IP 8u
+/* Default time from the end of a request's headers to the end of its
+ * body, seconds: 10 MiB at 100 KB/s fits; a client that sends a byte
+ * now and then to stay under the idle timeout is cut off here. */
+#define MTS_RPT_RECEIVER_REQUEST_TIMEOUT 120u
 
 struct mts_rpt_receiver_config {
   const char *addr;          /* numeric IPv4 or IPv6 ("::" also takes
@@ -102,6 +110,8 @@ struct mts_rpt_receiver_config {
   unsigned max_clients;      /* 0: MTS_RPT_RECEIVER_MAX_CLIENTS */
   unsigned max_connections;  /* 0: MTS_RPT_RECEIVER_MAX_CONN */
   unsigned timeout_s;        /* 0: MTS_RPT_RECEIVER_TIMEOUT */
+  unsigned max_conn_per_ip;  /* 0: MTS_RPT_RECEIVER_MAX_CONN_PER_IP */
+  unsigned request_timeout_s; /* 0: MTS_RPT_RECEIVER_REQUEST_TIMEOUT */
 };
 
 /* Counters since start. */

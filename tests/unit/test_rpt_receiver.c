@@ -547,7 +547,7 @@ static void test_alloc_sweep_start(void **state) {
 }
 
 /* A raw HTTP/1.1 client: connect, send the request head. */
-static int raw_open(const struct fixture *f, const char *head) {
+static int raw_connect(const struct fixture *f) {
   struct sockaddr_in sin;
   int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -557,7 +557,14 @@ static int raw_open(const struct fixture *f, const char *head) {
   sin.sin_port = htons(mts_rpt_receiver_port(f->rcv));
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
-  assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+  return fd;
+}
+
+static int raw_open(const struct fixture *f, const char *head) {
+  int fd = raw_connect(f);
+
+  assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL),
+                   (ssize_t)strlen(head));
   return fd;
 }
 
@@ -800,6 +807,51 @@ static void test_doc_limit(void **state) {
 }
 
 /* IPv6 loopback, when the host has it. */
+/* One address gets at most max_conn_per_ip connections (the next is
+ * closed at once), and a body trickled to stay under the idle timeout is
+ * cut off at request_timeout_s. */
+static void test_slow_clients(void **state) {
+  static const char head[] = "POST / HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Type: application/tlsrpt+json\r\n"
+                             "Content-Length: 100\r\n\r\n";
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  int fd[3], i, t;
+  char b;
+  bool closed = false;
+
+  memset(&c, 0, sizeof c);
+  c.max_conn_per_ip = 2;
+  c.request_timeout_s = 1;
+  c.timeout_s = 30;
+  start(f, &c);
+  fd[0] = raw_open(f, head);
+  fd[1] = raw_open(f, head);
+  fd[2] = raw_connect(f); /* closed at once: nothing may be sent on it */
+  /* The third: closed without an answer; the first two stay open. */
+  assert_true(raw_readable(fd[2], 5000));
+  assert_true(read(fd[2], &b, 1) <= 0); /* EOF or a reset */
+  assert_false(raw_readable(fd[0], 200));
+  assert_false(raw_readable(fd[1], 10));
+  /* A byte every 200 ms: never idle, but past the 1 s deadline. */
+  for (t = 0; t < 40 && !closed; t++) {
+    if (send(fd[0], "{", 1, MSG_NOSIGNAL) != 1) {
+      break; /* closed already */
+    }
+    closed = raw_readable(fd[0], 200);
+  }
+  closed = closed || raw_readable(fd[0], 1000);
+  assert_true(closed);
+  assert_true(t >= 4); /* not before the deadline */
+  assert_true(read(fd[0], &b, 1) <= 0);
+  for (i = 0; i < 2; i++) {
+    close(fd[i]);
+  }
+  close(fd[2]);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+}
+
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
   struct mts_rpt_receiver_config c;
@@ -833,6 +885,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rate_table_small, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rate_many_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_doc_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_request, setup,

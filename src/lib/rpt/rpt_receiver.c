@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <mtasts/rpt_report.h>
 #include <mtasts/rpt_unpack.h>
@@ -66,6 +67,7 @@ struct mts_rpt_receiver {
   char *cert;
   char *key;
   size_t max_body;
+  uint64_t request_ms; /* headers to end of body, at most */
   struct limiter lim;
   pthread_mutex_t mu;
   struct mts_rpt_receiver_stats stats;
@@ -80,6 +82,7 @@ struct req {
   size_t dropped; /* bytes of a refused body read and dropped */
   char client[INET6_ADDRSTRLEN + 8];
   char ctype[64]; /* the media type, for messages */
+  uint64_t deadline_ms; /* monotonic: the body must be in by then */
 };
 
 /* ---- the rate limiter ---- */
@@ -532,6 +535,15 @@ static unsigned check_headers(struct mts_rpt_receiver *r,
   return 0;
 }
 
+/* Milliseconds of a clock that only goes forward (not the context's
+ * clock: a network deadline is real time). */
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+
+  (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static bool append(struct mts_rpt_receiver *r, struct req *q,
                    const char *data, size_t len) {
   if (q->refusal != 0 || len > r->max_body - q->len) {
@@ -578,6 +590,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
       return answer(r, conn, 503, "out of memory");
     }
     *con_cls = q;
+    q->deadline_ms = mono_ms() + r->request_ms;
     status = check_headers(r, conn, url, method, q, &msg);
     if (status != 0 && !drain_first(r, conn)) {
       q->answered = true;
@@ -591,6 +604,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     /* Answered already; MHD drops what is left of the body. */
     *upload_data_size = 0;
     return MHD_YES;
+  }
+  if (mono_ms() > q->deadline_ms) {
+    /* Bytes now and then keep a connection under the idle timeout for
+     * ever; the whole body gets request_timeout_s. */
+    mts_log(r->ctx, MTS_LOG_WARNING,
+            "tlsrpt receiver: %s: body not complete within %llu s, "
+            "connection closed",
+            q->client, (unsigned long long)(r->request_ms / 1000u));
+    return MHD_NO;
   }
   if (*upload_data_size > 0) {
     bool ok = append(r, q, upload_data, *upload_data_size);
@@ -730,6 +752,10 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
     return MTS_ENOMEM;
   }
   r->max_body = cfg->max_body != 0 ? cfg->max_body : MTS_RPT_RECEIVER_MAX_BODY;
+  r->request_ms = (uint64_t)(cfg->request_timeout_s != 0
+                                 ? cfg->request_timeout_s
+                                 : MTS_RPT_RECEIVER_REQUEST_TIMEOUT) *
+                  1000u;
   if (r->max_body > MTS_RPT_REPORT_MAX) {
     r->max_body = MTS_RPT_REPORT_MAX;
   }
@@ -774,16 +800,21 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
          (intptr_t)(cfg->timeout_s != 0 ? cfg->timeout_s
                                         : MTS_RPT_RECEIVER_TIMEOUT),
          NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+         (intptr_t)(cfg->max_conn_per_ip != 0
+                        ? cfg->max_conn_per_ip
+                        : MTS_RPT_RECEIVER_MAX_CONN_PER_IP),
+         NULL},
         {MHD_OPTION_END, 0, NULL}, /* or the cert, with TLS */
         {MHD_OPTION_END, 0, NULL}, /* or the key */
         {MHD_OPTION_END, 0, NULL},
     };
 
     if (r->cert != NULL) {
-      opts[4].option = MHD_OPTION_HTTPS_MEM_CERT;
-      opts[4].ptr_value = r->cert;
-      opts[5].option = MHD_OPTION_HTTPS_MEM_KEY;
-      opts[5].ptr_value = r->key;
+      opts[5].option = MHD_OPTION_HTTPS_MEM_CERT;
+      opts[5].ptr_value = r->cert;
+      opts[6].option = MHD_OPTION_HTTPS_MEM_KEY;
+      opts[6].ptr_value = r->key;
     }
     /* The logger first: MHD logs options parsed before it to stderr. */
     r->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, r,
