@@ -32,8 +32,19 @@
  * Bounds: a message of at most MTS_RPT_MIME_MESSAGE_MAX bytes (in an
  * mbox: each message), at most MTS_RPT_MIME_PARTS_MAX MIME entities
  * (counted before any part is unpacked), at most MTS_RPT_MIME_DEPTH_MAX
- * levels of nesting walked (GMime's own parser stops nesting at 1024),
- * plus the unpack limits per part.
+ * levels of nesting walked (GMime's own parser stops nesting at 1024).
+ * GMime builds the whole tree before it can be counted (g_malloc, which
+ * aborts the process when memory runs out), so each message is first
+ * scanned: more than MTS_RPT_MIME_LINES_MAX lines starting with "--"
+ * (boundaries) or with "Content-Type" (any case; attached messages) is
+ * "mime-too-many-parts" without parsing (in an mbox, that message is
+ * passed over and the next one read). The unpack limits
+ * (max_total bytes, max_members documents) are a budget per MESSAGE,
+ * shared by its report parts in order: each part is unpacked with what
+ * the parts before it left (bytes decompressed, delivered or not:
+ * rpt_unpack.h `used`); the parts past the budget are not unpacked and
+ * one "mime-total-too-big" error after the message's documents says how
+ * many were skipped or cut short. max_doc and max_ratio apply per part.
  *
  * Errors: per part and per message, as struct mts_rpt_unpack_error with
  * a code "mime-*" or "unpack-*" (docs/findings.md), delivered to the
@@ -71,6 +82,12 @@ extern "C" {
 #define MTS_RPT_MIME_PARTS_MAX 1000u
 /* Deepest nesting of multiparts / attached messages walked. */
 #define MTS_RPT_MIME_DEPTH_MAX 32u
+/* Most lines starting "--", and most starting "Content-Type", in a
+ * message handed to GMime. MTS_RPT_MIME_PARTS_MAX entities need at most
+ * two boundary lines and one Content-Type line each; the rest is room
+ * for content such lines (signature "-- ", PGP armour, rules of dashes)
+ * that base64 never has. */
+#define MTS_RPT_MIME_LINES_MAX (4u * MTS_RPT_MIME_PARTS_MAX)
 
 /* The message a report came in. Strings are valid UTF-8 (GMime decodes
  * RFC 2047 words; any byte still not UTF-8 becomes U+FFFD), trimmed,
@@ -131,14 +148,16 @@ struct mts_rpt_mime_result {
  * \param[in] ctx     the context.
  * \param[in] msg     \p len bytes of one RFC 5322 message (CRLF or LF);
  *                    not kept.
- * \param[in] limits  unpack limits per report part (NULL: defaults).
+ * \param[in] limits  unpack limits: max_total and max_members for the
+ *                    whole message, the others per part (NULL:
+ *                    defaults).
  * \param[in] cb      documents and errors, in message order; not NULL.
  * \param[out] res    optional counts.
  * \param[out] err    optional: the first error (code NULL when none).
  * \return MTS_OK when at least one document was found and no part
  *  failed; else the first error's status: MTS_ENOTFOUND
  *  ("mime-no-report"), MTS_ETOOBIG ("mime-too-big",
- *  "mime-too-many-parts", unpack limits), MTS_EPARSE
+ *  "mime-too-many-parts", "mime-total-too-big", unpack limits), MTS_EPARSE
  *  ("mime-base64-invalid", unpack errors), MTS_ENOMEM, MTS_EINVAL, or
  *  the callback's status. Documents of good parts are delivered even
  *  when another part fails.
@@ -156,7 +175,10 @@ mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg, size_t len,
  * quoting, are unquoted in report parts before decoding). The file is
  * read through a GMime file stream, not loaded: parts stay on disk until
  * decoded. Message-level errors ("mime-no-report", "mime-too-big", ...)
- * are handed to the callback per message and do not stop the mbox.
+ * are handed to the callback per message and do not stop the mbox. Each
+ * message is scanned (pread) before GMime reads it: one too big or with
+ * too many structure lines is refused unparsed. The mbox is read up to
+ * its size at the call (messages appended meanwhile wait for the next).
  * \param[in] fd  a readable regular file; it is read from offset 0
  *                through a dup() (not closed; the shared file offset is
  *                left anywhere).

@@ -12,11 +12,16 @@
  *    MTS_RPT_UNPACK_F_TRAILING set (gunzip: "trailing garbage ignored").
  *    The result must look like JSON (below).
  *  - zip: the magic "PK\3\4" (or "PK\5\6", an empty archive), read from
- *    memory with libarchive. Each regular member is a document when its
- *    name ends in ".json" (case-insensitive) or its bytes look like
+ *    memory with libarchive's seekable reader (the central directory is
+ *    required and authoritative). Each regular member is a document when
+ *    its name ends in ".json" (case-insensitive) or its bytes look like
  *    JSON; a member whose name ends in ".gz" or whose bytes start with
- *    the gzip magic is gunzipped first. Nested zip archives, directories
- *    and other members are skipped (counted in `skipped`).
+ *    the gzip magic is gunzipped first. Nested zip archives (by name),
+ *    directories and links are skipped unread; other members are read
+ *    and skipped when they are not reports (both counted in `skipped`).
+ *    A member that is read must be stored or deflated: any other method
+ *    (bzip2, LZMA, PPMd, ...) is MTS_EPARSE "unpack-zip-method" before
+ *    its decoder starts.
  *  - plain JSON: optional UTF-8 BOM, optional JSON white space, then
  *    '{'. The BOM is not part of the document handed out; white space
  *    is.
@@ -24,7 +29,10 @@
  *
  * Bounds (struct mts_rpt_unpack_limits; 0 in a field means its default):
  *  - each document at most MTS_RPT_REPORT_MAX bytes decompressed;
- *  - all documents of one input at most MTS_RPT_UNPACK_TOTAL_MAX bytes;
+ *  - all output of one input at most MTS_RPT_UNPACK_TOTAL_MAX bytes:
+ *    every byte gunzipped or read out of a zip member counts, whether
+ *    it becomes a document or the member is skipped, and plain JSON
+ *    counts its own size (`used` in the result);
  *  - compression ratio: once a gzip stream has produced more than
  *    MTS_RPT_UNPACK_RATIO_FLOOR bytes, output / compressed input consumed
  *    so far must stay at most `max_ratio`; for a zip the ratio is taken
@@ -123,6 +131,11 @@ struct mts_rpt_unpack_result {
   size_t ndocs;   /* documents handed to the callback */
   size_t skipped; /* zip entries that were not reports */
   uint64_t total; /* decompressed bytes handed out */
+  /* Bytes counted against max_total: all output produced, delivered or
+   * not (may pass the limit by one byte, the byte that told it). A
+   * caller that splits one budget over several inputs (the MIME walker
+   * over a message's parts) subtracts this. */
+  uint64_t used;
 };
 
 /* Return MTS_OK to go on; any other status stops the unpacking and is

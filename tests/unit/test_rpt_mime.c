@@ -8,8 +8,11 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <mtasts/rpt_mime.h>
 
@@ -649,6 +652,350 @@ static void test_long_content_type(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* ---- bounds on one message ---- */
+
+/* A growing message text. */
+struct text {
+  char *p;
+  size_t n, cap;
+};
+
+static void text_add(struct text *t, const void *p, size_t n) {
+  if (t->cap - t->n < n + 1) {
+    t->cap = (t->cap + n + 1) * 2;
+    t->p = realloc(t->p, t->cap);
+    assert_non_null(t->p);
+  }
+  memcpy(t->p + t->n, p, n);
+  t->n += n;
+  t->p[t->n] = '\0';
+}
+
+static void text_str(struct text *t, const char *s) {
+  text_add(t, s, strlen(s));
+}
+
+/* Append \p n bytes as base64 lines of 76 characters. */
+static void text_b64(struct text *t, const uint8_t *p, size_t n) {
+  static const char a[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i, col = 0;
+
+  for (i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)p[i] << 16;
+    char q[4];
+
+    if (i + 1 < n) {
+      v |= (uint32_t)p[i + 1] << 8;
+    }
+    if (i + 2 < n) {
+      v |= p[i + 2];
+    }
+    q[0] = a[(v >> 18) & 63];
+    q[1] = a[(v >> 12) & 63];
+    q[2] = i + 1 < n ? a[(v >> 6) & 63] : '=';
+    q[3] = i + 2 < n ? a[v & 63] : '=';
+    text_add(t, q, 4);
+    col += 4;
+    if (col == 76) {
+      text_add(t, "\n", 1);
+      col = 0;
+    }
+  }
+  text_add(t, "\n", 1);
+}
+
+/* gzip (RFC 1952) of \p n bytes, in a malloc'd buffer. */
+static uint8_t *gzip_of(const char *p, size_t n, size_t *outlen) {
+  z_stream z;
+  uLong cap = compressBound((uLong)n) + 64;
+  uint8_t *out = malloc(cap);
+
+  assert_non_null(out);
+  memset(&z, 0, sizeof(z));
+  assert_int_equal(
+      deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  z.next_in = (Bytef *)(uintptr_t)p;
+  z.avail_in = (uInt)n;
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+  *outlen = z.total_out;
+  deflateEnd(&z);
+  return out;
+}
+
+/* A multipart/report mail of \p nparts application/tlsrpt+gzip parts,
+ * part i holding a JSON document of \p doclen bytes. */
+static struct text gzip_parts_mail(size_t nparts, size_t doclen) {
+  struct text t = {NULL, 0, 0};
+  char *doc = malloc(doclen + 1);
+  size_t i;
+
+  assert_non_null(doc);
+  assert_true(doclen >= 32);
+  text_str(&t, "From: reports@sender.example\nSubject: many\n"
+               "Content-Type: multipart/report; report-type=tlsrpt; "
+               "boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\n"
+               "Reports attached.\n");
+  for (i = 0; i < nparts; i++) {
+    int k = snprintf(doc, doclen + 1, "{\"report-id\":\"%zu\",\"x\":\"", i);
+    size_t zl, j;
+    uint8_t *z;
+    char head[160];
+
+    for (j = (size_t)k; j + 2 < doclen; j++) {
+      doc[j] = (char)('a' + (i * 7 + j * 13 + j / 5) % 26);
+    }
+    doc[doclen - 2] = '"';
+    doc[doclen - 1] = '}';
+    z = gzip_of(doc, doclen, &zl);
+    (void)snprintf(head, sizeof(head),
+                   "--B\nContent-Type: application/tlsrpt+gzip\n"
+                   "Content-Disposition: attachment; filename=r%zu.json.gz\n"
+                   "Content-Transfer-Encoding: base64\n\n",
+                   i);
+    text_str(&t, head);
+    text_b64(&t, z, zl);
+    free(z);
+  }
+  text_str(&t, "--B--\n");
+  free(doc);
+  return t;
+}
+
+/* Counts only: these messages have more items than struct got holds. */
+struct tally {
+  size_t docs, errors, bytes;
+  char code[40];
+  char message[200];
+  bool part;   /* the last error names a part */
+  size_t heap; /* bytes in use at the first error (mallinfo2) */
+};
+
+static size_t heap_in_use(void) {
+  struct mallinfo2 mi = mallinfo2();
+
+  return mi.uordblks + mi.hblkhd;
+}
+
+static enum mts_status tally(void *arg, const struct mts_rpt_mime_item *x) {
+  struct tally *t = arg;
+
+  if (x->doc != NULL) {
+    t->docs++;
+    t->bytes += x->doc->len;
+  } else {
+    if (t->errors == 0) {
+      t->heap = heap_in_use();
+    }
+    t->errors++;
+    cp(t->code, sizeof(t->code), x->error->code);
+    cp(t->message, sizeof(t->message), x->error->message);
+    t->part = x->part != NULL;
+  }
+  return MTS_OK;
+}
+
+/* The unpack budget is one per message: each report part gets what the
+ * parts before it left. Ten parts of 20,000 bytes under a 64 KiB total:
+ * three are delivered, the fourth is cut short, six are not unpacked;
+ * one error after the documents says so. Before, each part had the
+ * whole budget again (a 64 MiB mail of 500 gzip parts delivered ~500
+ * documents of 32 MiB). */
+static void test_budget_bytes(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_rpt_unpack_limits lim = {0, 65536, 0, 0};
+  struct text m = gzip_parts_mail(10, 20000);
+  struct tally t;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+
+  (void)state;
+  memset(&t, 0, sizeof(t));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, &lim,
+                                      tally, &t, &res, &err),
+                   MTS_ETOOBIG);
+  assert_int_equal(t.docs, 3);
+  assert_true(t.bytes <= 65536);
+  assert_int_equal(t.errors, 1);
+  assert_false(t.part);
+  assert_string_equal(t.code, "mime-total-too-big");
+  assert_string_equal(t.message,
+                      "7 report parts skipped or cut short: the message's "
+                      "reports decompress to more than 65536 bytes in all");
+  assert_string_equal(err.code, "mime-total-too-big");
+  assert_int_equal(res.ndocs, 3);
+  assert_int_equal(res.nparts, 10);
+  assert_int_equal(res.nerrors, 1);
+  /* within the budget nothing changes */
+  memset(&t, 0, sizeof(t));
+  lim.max_total = 200000;
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, &lim,
+                                      tally, &t, &res, &err),
+                   MTS_OK);
+  assert_int_equal(t.docs, 10);
+  assert_int_equal(t.errors, 0);
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
+/* The documents' budget (max_members, 64 by default) is per message
+ * too: of 70 report parts, 64 are delivered. */
+static void test_budget_docs(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m = gzip_parts_mail(70, 40);
+  struct tally t;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+
+  (void)state;
+  memset(&t, 0, sizeof(t));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, NULL,
+                                      tally, &t, &res, &err),
+                   MTS_ETOOBIG);
+  assert_int_equal(t.docs, MTS_RPT_UNPACK_MEMBERS_MAX);
+  assert_int_equal(t.errors, 1);
+  assert_string_equal(t.code, "mime-total-too-big");
+  assert_string_equal(t.message,
+                      "6 report parts skipped or cut short: the message's "
+                      "reports hold more than 64 documents in all");
+  assert_int_equal(res.nparts, 70);
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 100,000 empty parts (500 KB): refused before GMime builds them. GMime
+ * took ~1.3 KiB per part (140 MB here; a 64 MiB message of them is
+ * ~13 M parts, and GLib aborts on out-of-memory). The error reaches the
+ * callback while nothing of GMime's is allocated: the heap in use then
+ * is checked (glibc's count; 0 under ASan, which has its own). */
+static void test_many_parts_refused_early(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m = {NULL, 0, 0};
+  struct tally t;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+  size_t i, base;
+  double t0;
+
+  (void)state;
+  text_str(&m, "From: a@b.example\nContent-Type: multipart/mixed; "
+               "boundary=b\n\n");
+  for (i = 0; i < 100000; i++) {
+    text_add(&m, "--b\n\n", 5);
+  }
+  text_str(&m, "--b--\n");
+  memset(&t, 0, sizeof(t));
+  base = heap_in_use();
+  t0 = now_s();
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, NULL,
+                                      tally, &t, &res, &err),
+                   MTS_ETOOBIG);
+  assert_int_equal(t.errors, 1);
+  if (t.heap > base + 16u * 1024 * 1024) {
+    fail_msg("%zu bytes in use at the error", t.heap - base);
+  }
+  assert_true(now_s() - t0 < 1.0);
+  assert_string_equal(t.code, "mime-too-many-parts");
+  assert_string_equal(t.message,
+                      "more than 4000 lines start with \"--\" (boundaries): "
+                      "more than 1000 MIME parts; not parsed");
+  free(m.p);
+
+  /* attached messages need no boundary line: 50 chains of 100 nested
+   * message/rfc822 (GMime nests them up to ~1000 deep, ~2 KiB each) */
+  m.p = NULL;
+  m.n = m.cap = 0;
+  text_str(&m, "From: a@b.example\nContent-Type: multipart/mixed; "
+               "boundary=b\n\n");
+  for (i = 0; i < 50; i++) {
+    size_t d;
+
+    text_str(&m, "--b\n");
+    for (d = 0; d < 100; d++) {
+      text_str(&m, "content-TYPE: message/rfc822\n\n");
+    }
+    text_str(&m, "x\n");
+  }
+  text_str(&m, "--b--\n");
+  memset(&t, 0, sizeof(t));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, NULL,
+                                      tally, &t, &res, &err),
+                   MTS_ETOOBIG);
+  assert_string_equal(t.code, "mime-too-many-parts");
+  assert_string_equal(t.message,
+                      "more than 4000 lines start with \"Content-Type\" "
+                      "(attached messages): more than 1000 MIME parts; not "
+                      "parsed");
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
+/* What the pre-scan must not refuse: a report with a signature, PGP
+ * armour and rules of dashes in its text; and 900 parts (under the
+ * 1000-entity cap) with 1500 more lines of dashes in a text part. */
+static void test_many_lines_still_parse(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m = gzip_parts_mail(2, 64);
+  struct text big = {NULL, 0, 0};
+  struct tally t;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+  size_t i;
+
+  (void)state;
+  /* the text part before the reports gets a few "--" lines */
+  {
+    const char *at = strstr(m.p, "Reports attached.\n");
+    struct text n = {NULL, 0, 0};
+
+    assert_non_null(at);
+    text_add(&n, m.p, (size_t)(at - m.p));
+    text_str(&n, "Reports attached.\n\n----------------------------\n"
+                 "-----BEGIN PGP SIGNATURE-----\niQEz\n"
+                 "-----END PGP SIGNATURE-----\n-- \nThe sender\n");
+    text_str(&n, at + strlen("Reports attached.\n"));
+    free(m.p);
+    m = n;
+  }
+  memset(&t, 0, sizeof(t));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)m.p, m.n, NULL,
+                                      tally, &t, &res, &err),
+                   MTS_OK);
+  assert_int_equal(t.docs, 2);
+  assert_int_equal(t.errors, 0);
+
+  text_str(&big, "From: a@b.example\nContent-Type: multipart/mixed; "
+                 "boundary=b\n\n--b\nContent-Type: text/plain\n\n");
+  for (i = 0; i < 1500; i++) {
+    text_str(&big, "----------\n");
+  }
+  for (i = 0; i < 898; i++) {
+    text_str(&big, "--b\nContent-Type: text/plain\n\nhello\n");
+  }
+  text_str(&big, "--b\nContent-Type: application/json\n\n{\"a\":1}\n--b--\n");
+  memset(&t, 0, sizeof(t));
+  assert_int_equal(mts_rpt_mime_parse(ctx, (const uint8_t *)big.p, big.n, NULL,
+                                      tally, &t, &res, &err),
+                   MTS_OK);
+  assert_int_equal(t.docs, 1);
+  free(big.p);
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- mbox ---- */
 
 static void test_mbox(void **state) {
@@ -751,6 +1098,81 @@ static void test_mbox_errors(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+struct got_heap {
+  struct got g;
+  size_t heap; /* bytes in use at the last error */
+};
+
+static enum mts_status collect_heap(void *arg,
+                                    const struct mts_rpt_mime_item *x) {
+  struct got_heap *h = arg;
+
+  if (x->error != NULL) {
+    h->heap = heap_in_use();
+  }
+  return collect(&h->g, x);
+}
+
+/* In an mbox too, a message of 100,000 empty parts is refused before
+ * GMime builds it (GMime's mbox parser cannot skip a message: the one
+ * after it is read by a new parser from its "From " line); the messages
+ * around it are read as before. */
+static void test_mbox_many_parts(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m = {NULL, 0, 0};
+  FILE *f = tmpfile();
+  struct got_heap h;
+  struct got *g = &h.g;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+  size_t i, base;
+
+  (void)state;
+  assert_non_null(f);
+  memset(&h, 0, sizeof(h));
+  text_str(&m, "From a@b Thu Jan  1 00:00:00 1970\nSubject: one\n"
+               "Content-Type: application/json\n\n{\"n\":1}\n\n");
+  text_str(&m, "From bomb@b Thu Jan  1 00:00:00 1970\nContent-Type: "
+               "multipart/mixed; boundary=b\n\n");
+  for (i = 0; i < 100000; i++) {
+    text_add(&m, "--b\n\n", 5);
+  }
+  text_str(&m, "--b--\n\n");
+  text_str(&m, "From c@b Thu Jan  1 00:00:00 1970\nSubject: three\n"
+               "Content-Type: application/json\n\n{\"n\":3}\n");
+  assert_int_equal(fwrite(m.p, 1, m.n, f), m.n);
+  fflush(f);
+  base = heap_in_use();
+  assert_int_equal(mts_rpt_mime_mbox_each(ctx, fileno(f), NULL, collect_heap,
+                                          &h, &res, &err),
+                   MTS_OK);
+  /* GMime had not built the message when its error was handed out
+   * (glibc's count; 0 under ASan) */
+  if (h.heap > base + 16u * 1024 * 1024) {
+    fail_msg("%zu bytes in use at the error", h.heap - base);
+  }
+  assert_int_equal(res.nmessages, 3);
+  assert_int_equal(res.ndocs, 2);
+  assert_int_equal(res.nerrors, 1);
+  assert_int_equal(g->n, 3);
+  assert_string_equal(g->it[0].data, "{\"n\":1}\n");
+  assert_int_equal(g->it[0].mbox_index, 0);
+  assert_false(g->it[1].is_doc);
+  assert_string_equal(g->it[1].code, "mime-too-many-parts");
+  assert_int_equal(g->it[1].mbox_index, 1);
+  assert_string_equal(g->it[2].data, "{\"n\":3}\n");
+  assert_int_equal(g->it[2].mbox_index, 2);
+  assert_string_equal(err.code, "mime-too-many-parts");
+  assert_string_equal(err.message,
+                      "more than 4000 lines start with \"--\" (boundaries): "
+                      "more than 1000 MIME parts; not parsed");
+  got_free(g);
+  fclose(f);
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- allocation failures ---- */
 
 static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
@@ -794,8 +1216,13 @@ int main(void) {
       cmocka_unit_test(test_too_big),
       cmocka_unit_test(test_long_content_type),
       cmocka_unit_test(test_partial_and_stop),
+      cmocka_unit_test(test_budget_bytes),
+      cmocka_unit_test(test_budget_docs),
+      cmocka_unit_test(test_many_parts_refused_early),
+      cmocka_unit_test(test_many_lines_still_parse),
       cmocka_unit_test(test_mbox),
       cmocka_unit_test(test_mbox_errors),
+      cmocka_unit_test(test_mbox_many_parts),
       cmocka_unit_test(test_alloc_sweep),
   };
 

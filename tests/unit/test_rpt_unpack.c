@@ -186,6 +186,51 @@ static struct bytes zip_bomb(const char *name, unsigned chunks) {
   return out;
 }
 
+/* A zip of one member \p name whose local and central headers say
+ * compression \p method, holding the \p n bytes \p data as they are
+ * (for method 0 they are the member; for others whatever the decoder
+ * would read first); \p usize is the uncompressed size claimed. */
+static struct bytes zip_one(const char *name, uint16_t method, const void *data,
+                            size_t n, uint32_t usize) {
+  struct bytes out = {NULL, 0};
+  uint8_t h[46];
+  uint32_t crc = (uint32_t)crc32(0L, data, (uInt)n);
+  uint16_t nl = (uint16_t)strlen(name);
+  size_t cd;
+
+  memset(h, 0, sizeof(h));
+  le(h, 0x04034b50, 4);
+  le(h + 4, 20, 2);
+  le(h + 8, method, 2);
+  le(h + 14, crc, 4);
+  le(h + 18, n, 4);
+  le(h + 22, usize, 4);
+  le(h + 26, nl, 2);
+  bytes_add(&out, h, 30);
+  bytes_add(&out, name, nl);
+  bytes_add(&out, data, n);
+  cd = out.n;
+  memset(h, 0, sizeof(h));
+  le(h, 0x02014b50, 4);
+  le(h + 4, 20, 2);
+  le(h + 6, 20, 2);
+  le(h + 10, method, 2);
+  le(h + 16, crc, 4);
+  le(h + 20, n, 4);
+  le(h + 24, usize, 4);
+  le(h + 28, nl, 2);
+  bytes_add(&out, h, 46);
+  bytes_add(&out, name, nl);
+  memset(h, 0, sizeof(h));
+  le(h, 0x06054b50, 4);
+  le(h + 8, 1, 2);
+  le(h + 10, 1, 2);
+  le(h + 12, 46 + nl, 4);
+  le(h + 16, cd, 4);
+  bytes_add(&out, h, 22);
+  return out;
+}
+
 static struct bytes gz(const char *s) {
   struct bytes b = {NULL, 0};
 
@@ -681,6 +726,140 @@ static void test_limits(void **state) {
   bytes_free(&in);
 }
 
+/* Members that are not reports still cost their decompression: every
+ * byte read out of a member counts against the total (here 3.5 MiB; the
+ * ratio check is off), so eight 1 MiB members of zeros stop in the
+ * fourth and the report after them is never reached. Before, skipped
+ * members were not counted: 64 of them could inflate 2 GiB from 8 MiB. */
+static void test_zip_skipped_count(void **state) {
+  struct zmember m[9];
+  char names[8][16];
+  struct mts_rpt_unpack_limits lim = {0, 3 * MIB + MIB / 2, 1000000u, 0};
+  struct mts_rpt_unpack_result res;
+  struct mts_rpt_unpack_error err;
+  struct got g = {0};
+  struct bytes in;
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < 8; i++) {
+    (void)snprintf(names[i], sizeof(names[i]), "junk-%zu.txt", i);
+    m[i].name = names[i];
+    m[i].data = NULL;
+    m[i].len = 0;
+    m[i].zeros = MIB;
+    m[i].dir = false;
+  }
+  m[8].name = "r.json";
+  m[8].data = REPORT_A;
+  m[8].len = strlen(REPORT_A);
+  m[8].zeros = 0;
+  m[8].dir = false;
+  in = zip_of(m, 9);
+  assert_true(in.n < 64u * 1024); /* 8 MiB of zeros deflate to ~8 KiB */
+  assert_int_equal(run(&in, NULL, &lim, &g, &res, &err), MTS_ETOOBIG);
+  assert_string_equal(err.code, "unpack-total-too-big");
+  assert_string_equal(err.message,
+                      "the data decompresses to more than 3670016 bytes in "
+                      "all (documents and skipped members)");
+  assert_int_equal(g.n, 0);
+  assert_int_equal(res.skipped, 3);
+  assert_true(res.used >= lim.max_total && res.used <= lim.max_total + 1);
+  assert_int_equal(res.total, 0);
+  /* the same members under the default total are all read and skipped;
+   * what they cost is in `used`, the report in `total` */
+  lim.max_total = 0;
+  assert_int_equal(run(&in, NULL, &lim, &g, &res, &err), MTS_OK);
+  assert_int_equal(g.n, 1);
+  assert_int_equal(res.skipped, 8);
+  assert_int_equal(res.used, 8 * MIB + strlen(REPORT_A));
+  assert_int_equal(res.total, strlen(REPORT_A));
+  got_free(&g);
+  bytes_free(&in);
+}
+
+/* Only stored and deflated members are read. Another method is refused
+ * before its decoder starts: PPMd (98) would allocate the 256 MiB its
+ * 2-byte header asks for (f3 0f: order 4, 256 MiB), bzip2 (12) a few
+ * MiB, and every decoder is attack surface. The members are built by
+ * hand with the method in both headers. */
+static void test_zip_method(void **state) {
+  static const struct {
+    uint16_t method;
+    const char *name; /* in libarchive's name, NULL: not checked */
+  } v[] = {
+      {98, "ppmd"},        {12, "bzip"}, {14, "lzma"}, {95, "xz"}, {93, NULL},
+      {9, "deflation-64"}, {1, NULL},    {6, NULL},    {20, NULL},
+  };
+  static const char head[] = "zip member a.json: compression method ";
+  static const char tail[] = " is not read (only stored and deflate)";
+  static const uint8_t ppmd[] = {0xf3, 0x0f, 0x00, 0x00, 0x00, 0x00,
+                                 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+  struct mts_rpt_unpack_result res;
+  struct mts_rpt_unpack_error err;
+  struct got g = {0};
+  struct bytes in;
+  size_t i;
+
+  (void)state;
+  /* the hand-made layout is right: stored, it is read */
+  in = zip_one("a.json", 0, REPORT_B, strlen(REPORT_B),
+               (uint32_t)strlen(REPORT_B));
+  assert_int_equal(run(&in, NULL, NULL, &g, &res, &err), MTS_OK);
+  assert_int_equal(g.n, 1);
+  assert_string_equal(g.data[0], REPORT_B);
+  got_free(&g);
+  bytes_free(&in);
+  for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    size_t ml;
+
+    in = zip_one("a.json", v[i].method, ppmd, sizeof(ppmd), 1u << 20);
+    assert_int_equal(run(&in, NULL, NULL, &g, &res, &err), MTS_EPARSE);
+    if (strcmp(err.code, "unpack-zip-method") != 0) {
+      fail_msg("method %u: %s (%s)", v[i].method, err.code, err.message);
+    }
+    ml = strlen(err.message);
+    assert_true(ml > strlen(head) + strlen(tail));
+    assert_memory_equal(err.message, head, strlen(head));
+    assert_string_equal(err.message + ml - strlen(tail), tail);
+    if (v[i].name != NULL && strstr(err.message, v[i].name) == NULL) {
+      fail_msg("method %u: %s", v[i].method, err.message);
+    }
+    assert_int_equal(g.n, 0);
+    assert_int_equal(res.used, 0);
+    bytes_free(&in);
+  }
+  /* a directory or nested archive is skipped unread, whatever its
+   * method: no decoder runs for it */
+  {
+    struct bytes dir = zip_one("inner.zip", 98, ppmd, sizeof(ppmd), 1u << 20);
+
+    assert_int_equal(run(&dir, NULL, NULL, &g, &res, &err), MTS_EPARSE);
+    assert_string_equal(err.code, "unpack-no-report");
+    assert_int_equal(res.skipped, 1);
+    bytes_free(&dir);
+  }
+}
+
+/* Without a central directory (a truncated or streamed-only archive) a
+ * zip is not read: the seekable reader needs it, and the streaming
+ * reader would inflate a skipped entry of unknown length to find its
+ * end. */
+static void test_zip_needs_directory(void **state) {
+  struct bytes in = zip_one("a.json", 0, REPORT_B, strlen(REPORT_B),
+                            (uint32_t)strlen(REPORT_B));
+  struct mts_rpt_unpack_result res;
+  struct mts_rpt_unpack_error err;
+  struct got g = {0};
+
+  (void)state;
+  in.n = 30 + strlen("a.json") + strlen(REPORT_B); /* local header + data */
+  assert_int_equal(run(&in, NULL, NULL, &g, &res, &err), MTS_EPARSE);
+  assert_string_equal(err.code, "unpack-zip-corrupt");
+  assert_int_equal(g.n, 0);
+  bytes_free(&in);
+}
+
 static double now_s(void) {
   struct timespec ts;
 
@@ -895,6 +1074,9 @@ int main(void) {
       cmocka_unit_test(test_zip),
       cmocka_unit_test(test_zip_bad),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_zip_skipped_count),
+      cmocka_unit_test(test_zip_method),
+      cmocka_unit_test(test_zip_needs_directory),
       cmocka_unit_test(test_gzip_bomb),
       cmocka_unit_test(test_zip_bomb),
       cmocka_unit_test(test_report_fixtures),

@@ -7,6 +7,13 @@
  * strict decoder, quoted-printable and uuencode with GMime's decoders),
  * and hands them to rpt_unpack. Metadata strings are copied into a
  * per-message arena.
+ *
+ * GMime builds the whole tree before anything can be counted, with
+ * g_malloc, which aborts when memory runs out; so a message is first
+ * scanned for the lines every MIME entity needs (structure_lines) and
+ * refused above a loose bound, as rpt_unpack pre-scans a zip's central
+ * directory. The unpack budget (bytes, documents) is one per message:
+ * each report part gets what the parts before it left.
  */
 #include <mtasts/rpt_mime.h>
 
@@ -20,6 +27,7 @@
 
 #include "core/arena_int.h"
 #include "core/ascii_int.h"
+#include "core/ctx_int.h"
 #include "core/findings_int.h"
 #include "core/strbuf_int.h"
 
@@ -36,9 +44,12 @@ static void gmime_ensure(void) { (void)pthread_once(&gmime_once, gmime_init_once
 
 /* ---- walking state ---- */
 
+/* Why the message's budget ran out. */
+enum budget_why { BUDGET_OK = 0, BUDGET_BYTES, BUDGET_DOCS };
+
 struct walker {
   struct mts_ctx *ctx;
-  const struct mts_rpt_unpack_limits *limits;
+  struct mts_rpt_unpack_limits limits; /* the caller's, defaults filled */
   mts_rpt_mime_cb cb;
   void *arg;
   struct mts_rpt_mime_result res;
@@ -53,6 +64,12 @@ struct walker {
   enum mts_status msg_status; /* first error of the message */
   enum mts_status stop;       /* a callback status other than OK */
   const struct mts_rpt_mime_part *cur_part;
+  /* the message's unpack budget: limits.max_total bytes and
+   * limits.max_members documents over all its report parts */
+  uint64_t msg_used;          /* unpack's `used`, summed over the parts */
+  size_t budget_parts;        /* report parts skipped or cut short */
+  enum budget_why budget_why; /* what ran out first */
+  bool docs_full;             /* on_doc refused a document: no budget */
 };
 
 /* Hand an error to the callback; remember it as the first error. */
@@ -314,6 +331,142 @@ static bool collect_meta(struct walker *w, GMimeMessage *msg) {
 
 /* ---- counting the tree ---- */
 
+/*
+ * Before GMime sees the bytes: count the lines that start with "--"
+ * (every boundary line does: each entity inside a multipart needs one,
+ * each multipart one more to close) and the lines that start with
+ * "Content-Type" in any case (an attached message, message/rfc822, is
+ * an entity without a boundary line; each level of such nesting needs
+ * one). GMime splits lines at LF only, so do we.
+ */
+static void count_line(const uint8_t *line, size_t avail, size_t *dashes,
+                       size_t *types) {
+  if (avail >= 2 && line[0] == '-' && line[1] == '-') {
+    (*dashes)++;
+  } else if (avail >= 12 &&
+             mts_ascii_caseeq(line, 12, (const uint8_t *)"content-type", 12)) {
+    (*types)++;
+  }
+}
+
+/* The counts over \p len bytes, each stopping at \p stop + 1. Linear,
+ * no allocation. */
+static void structure_lines(const uint8_t *d, size_t len, size_t stop,
+                            size_t *dashes, size_t *types) {
+  size_t i = 0;
+
+  *dashes = 0;
+  *types = 0;
+  while (i < len && *dashes <= stop && *types <= stop) {
+    const uint8_t *nl;
+
+    count_line(d + i, len - i, dashes, types);
+    nl = memchr(d + i, '\n', len - i);
+    if (nl == NULL) {
+      break;
+    }
+    i = (size_t)(nl - d) + 1;
+  }
+}
+
+/* Refuse a message whose structure lines pass MTS_RPT_MIME_LINES_MAX:
+ * it could not be within MTS_RPT_MIME_PARTS_MAX entities, and GMime
+ * would build every one of them first. \return true when refused. */
+static bool too_many_lines(struct walker *w, size_t dashes, size_t types) {
+  if (dashes <= MTS_RPT_MIME_LINES_MAX && types <= MTS_RPT_MIME_LINES_MAX) {
+    return false;
+  }
+  mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-parts",
+             "more than %u lines start with \"%s\" (%s): more than %u "
+             "MIME parts; not parsed",
+             MTS_RPT_MIME_LINES_MAX,
+             dashes > MTS_RPT_MIME_LINES_MAX ? "--" : "Content-Type",
+             dashes > MTS_RPT_MIME_LINES_MAX ? "boundaries"
+                                             : "attached messages",
+             MTS_RPT_MIME_PARTS_MAX);
+  return true;
+}
+
+/* One message of an mbox file, as GMime's mbox parser will read it. */
+struct mbox_span {
+  gint64 from;          /* its "From " line; -1: no message */
+  gint64 end;           /* the next message's "From " line, or the end */
+  size_t dashes, types; /* as structure_lines(), not stopped */
+  char marker[160];     /* the start of its "From " line */
+};
+
+/*
+ * The message GMime's mbox parser reads next when it stands at \p off:
+ * it skips to a line starting "From " and ends the message before the
+ * next such line (checked against GMime 3.2: no empty line needed
+ * before it). Read with pread() in \p bufsz pieces, not mapped: the
+ * file may shrink under us. Lines before the first "From " line are not
+ * counted (GMime skips them). \return false on a read error.
+ */
+static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
+                      size_t bufsz, struct mbox_span *sp) {
+  gint64 pos = off;
+  bool at_start = true; /* pos + i is at a line start */
+
+  sp->from = -1;
+  sp->end = size;
+  sp->dashes = 0;
+  sp->types = 0;
+  sp->marker[0] = '\0';
+  while (pos < size) {
+    size_t want = size - pos < (gint64)bufsz ? (size_t)(size - pos) : bufsz;
+    ssize_t n = pread(fd, buf, want, (off_t)pos);
+    size_t i = 0, got;
+
+    if (n <= 0) {
+      return n == 0; /* the file shrank: it ends here */
+    }
+    got = (size_t)n;
+    while (i < got) {
+      const uint8_t *nl;
+
+      if (at_start) {
+        size_t avail = got - i;
+
+        /* a line start is judged on its first 12 bytes: when fewer are
+         * in the buffer, read again from the line start */
+        if (avail < 12 && i > 0 && pos + (gint64)got < size) {
+          break;
+        }
+        if (avail >= 5 && memcmp(buf + i, "From ", 5) == 0) {
+          const uint8_t *eol;
+          size_t k;
+
+          if (sp->from >= 0) {
+            sp->end = pos + (gint64)i;
+            return true;
+          }
+          sp->from = pos + (gint64)i;
+          eol = memchr(buf + i, '\n', avail);
+          k = eol != NULL ? (size_t)(eol - (buf + i)) : avail;
+          if (k >= sizeof(sp->marker)) {
+            k = sizeof(sp->marker) - 1;
+          }
+          memcpy(sp->marker, buf + i, k);
+          sp->marker[k] = '\0';
+        } else if (sp->from >= 0) {
+          count_line(buf + i, avail, &sp->dashes, &sp->types);
+        }
+      }
+      nl = memchr(buf + i, '\n', got - i);
+      if (nl == NULL) {
+        i = got;
+        at_start = false;
+        break;
+      }
+      i = (size_t)(nl - buf) + 1;
+      at_start = true;
+    }
+    pos += (gint64)i;
+  }
+  return true;
+}
+
 /* Count entities up to limit + 1 and the deepest level. */
 static void count_tree(GMimeObject *obj, unsigned depth, size_t *n,
                        unsigned *maxdepth) {
@@ -540,6 +693,10 @@ static enum mts_status on_doc(void *arg, const struct mts_rpt_unpack_doc *doc) {
   struct mts_rpt_mime_item it;
   enum mts_status st;
 
+  if (w->msg_docs >= w->limits.max_members) {
+    w->docs_full = true; /* unpack_part() tells it from a caller's stop */
+    return MTS_ETOOBIG;
+  }
   memset(&it, 0, sizeof(it));
   it.meta = &w->meta;
   it.part = w->cur_part;
@@ -553,13 +710,80 @@ static enum mts_status on_doc(void *arg, const struct mts_rpt_unpack_doc *doc) {
   return st;
 }
 
+/* The part's unpacking was stopped by the message's budget, not by a
+ * fault of its own: the budget given (\p left bytes) was smaller than
+ * the caller's limit that was hit. */
+static bool budget_stop(const struct walker *w, enum mts_status st,
+                        const struct mts_rpt_unpack_error *e, size_t left) {
+  size_t max_doc = w->limits.max_doc < w->limits.max_total
+                       ? w->limits.max_doc
+                       : w->limits.max_total;
+
+  if (w->docs_full) {
+    return true;
+  }
+  if (st != MTS_ETOOBIG || e->code == NULL) {
+    return false;
+  }
+  return (strcmp(e->code, "unpack-total-too-big") == 0 &&
+          left < w->limits.max_total) ||
+         (strcmp(e->code, "unpack-too-big") == 0 && left < max_doc);
+}
+
+/* Unpack one report part with what is left of the message's budget.
+ * Parts past the budget are counted, reported once by do_message(). */
+static enum mts_status unpack_part(struct walker *w,
+                                   const struct mts_rpt_mime_part *part,
+                                   const struct mts_strbuf *b) {
+  struct mts_rpt_unpack_hints hints;
+  struct mts_rpt_unpack_limits lim = w->limits;
+  struct mts_rpt_unpack_result ures;
+  struct mts_rpt_unpack_error uerr;
+  size_t left = w->msg_used < (uint64_t)w->limits.max_total
+                    ? w->limits.max_total - (size_t)w->msg_used
+                    : 0;
+  enum mts_status st;
+
+  if (left == 0 || w->msg_docs >= w->limits.max_members) {
+    if (w->budget_why == BUDGET_OK) {
+      w->budget_why = left == 0 ? BUDGET_BYTES : BUDGET_DOCS;
+    }
+    w->budget_parts++;
+    return MTS_OK;
+  }
+  lim.max_total = left; /* never 0 here: 0 would mean the default */
+  hints.filename = part->filename;
+  hints.media_type = part->content_type;
+  w->cur_part = part;
+  w->docs_full = false;
+  st = mts_rpt_unpack_mem(w->ctx, (const uint8_t *)(b->len > 0 ? b->p : ""),
+                          b->len, &hints, &lim, on_doc, w, &ures, &uerr);
+  w->cur_part = NULL;
+  w->msg_used += ures.used;
+  if (w->stop != MTS_OK) {
+    return w->stop;
+  }
+  if (st == MTS_ENOMEM) {
+    return st; /* surfaces as the call's status */
+  }
+  if (st != MTS_OK && budget_stop(w, st, &uerr, left)) {
+    if (w->budget_why == BUDGET_OK) {
+      w->budget_why = w->docs_full ? BUDGET_DOCS : BUDGET_BYTES;
+    }
+    w->budget_parts++;
+    return MTS_OK;
+  }
+  if (st != MTS_OK) {
+    report_error(w, part, &uerr);
+  }
+  return w->stop;
+}
+
 static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
   GMimeObject *obj = GMIME_OBJECT(gp);
   GMimeContentType *ct = g_mime_object_get_content_type(obj);
   GMimeDataWrapper *dw = g_mime_part_get_content(gp);
   struct mts_rpt_mime_part part;
-  struct mts_rpt_unpack_hints hints;
-  struct mts_rpt_unpack_error uerr;
   struct mts_strbuf b;
   GMimeContentEncoding enc;
   const char *es;
@@ -645,20 +869,7 @@ static enum mts_status leaf(struct walker *w, GMimePart *gp, unsigned depth) {
     }
     w->res.nparts++;
   }
-  hints.filename = part.filename;
-  hints.media_type = part.content_type;
-  w->cur_part = &part;
-  st = mts_rpt_unpack_mem(w->ctx, (const uint8_t *)(b.len > 0 ? b.p : ""),
-                          b.len, &hints, w->limits, on_doc, w, NULL, &uerr);
-  w->cur_part = NULL;
-  if (w->stop != MTS_OK) {
-    st = w->stop;
-  } else if (st == MTS_ENOMEM) {
-    /* surfaces as the call's status */
-  } else if (st != MTS_OK) {
-    report_error(w, &part, &uerr);
-    st = w->stop;
-  }
+  st = unpack_part(w, &part, &b);
 out:
   mts_strbuf_cleanup(&b);
   return st != MTS_OK ? st : w->stop;
@@ -703,6 +914,9 @@ static enum mts_status msg_begin(struct walker *w, size_t index,
   w->msg_docs = 0;
   w->msg_errors = 0;
   w->msg_status = MTS_OK;
+  w->msg_used = 0;
+  w->budget_parts = 0;
+  w->budget_why = BUDGET_OK;
   w->res.nmessages++;
   if (marker != NULL && !dup_trim(w, marker, &w->meta.mbox_marker)) {
     return MTS_ENOMEM;
@@ -742,6 +956,22 @@ static enum mts_status do_message(struct walker *w, GMimeMessage *msg) {
   if (st != MTS_OK) {
     return st;
   }
+  if (w->budget_parts > 0 && w->budget_why == BUDGET_DOCS) {
+    mime_error(w, NULL, MTS_ETOOBIG, "mime-total-too-big",
+               "%zu report part%s skipped or cut short: the message's "
+               "reports hold more than %u documents in all",
+               w->budget_parts, w->budget_parts == 1 ? "" : "s",
+               w->limits.max_members);
+  } else if (w->budget_parts > 0) {
+    mime_error(w, NULL, MTS_ETOOBIG, "mime-total-too-big",
+               "%zu report part%s skipped or cut short: the message's "
+               "reports decompress to more than %zu bytes in all",
+               w->budget_parts, w->budget_parts == 1 ? "" : "s",
+               w->limits.max_total);
+  }
+  if (w->stop != MTS_OK) {
+    return w->stop;
+  }
   if (w->msg_docs == 0 && w->msg_errors == 0) {
     mime_error(w, NULL, MTS_ENOTFOUND, "mime-no-report",
                "no report part in the message");
@@ -762,7 +992,18 @@ static bool walker_init(struct walker *w, struct mts_ctx *ctx,
   }
   memset(w, 0, sizeof(*w));
   w->ctx = ctx;
-  w->limits = limits;
+  if (limits != NULL) {
+    w->limits = *limits;
+  }
+  if (w->limits.max_doc == 0) {
+    w->limits.max_doc = MTS_RPT_REPORT_MAX;
+  }
+  if (w->limits.max_total == 0) {
+    w->limits.max_total = MTS_RPT_UNPACK_TOTAL_MAX;
+  }
+  if (w->limits.max_members == 0) {
+    w->limits.max_members = MTS_RPT_UNPACK_MEMBERS_MAX;
+  }
   w->cb = cb;
   w->arg = arg;
   w->err = err;
@@ -806,6 +1047,15 @@ enum mts_status mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg,
     st = w.stop;
     goto done;
   }
+  {
+    size_t dashes, types;
+
+    structure_lines(msg, len, MTS_RPT_MIME_LINES_MAX, &dashes, &types);
+    if (too_many_lines(&w, dashes, types)) {
+      st = w.stop;
+      goto done;
+    }
+  }
   gmime_ensure();
   stream = g_mime_stream_mem_new_with_buffer(len > 0 ? (const char *)msg : "",
                                              len);
@@ -837,6 +1087,49 @@ done:
   return w.msg_status;
 }
 
+/* A GMime mbox parser over bytes [\p start, \p end) of \p fd (through
+ * a dup(), which the stream owns); NULL when the dup fails. */
+static GMimeParser *mbox_parser(int fd, gint64 start, gint64 end) {
+  GMimeStream *stream;
+  GMimeParser *parser;
+  int fd2 = dup(fd);
+
+  if (fd2 < 0) {
+    return NULL;
+  }
+  stream = g_mime_stream_fs_new_with_bounds(fd2, start, end);
+  parser = g_mime_parser_new_with_stream(stream);
+  g_object_unref(stream);
+  g_mime_parser_set_format(parser, GMIME_FORMAT_MBOX);
+  return parser;
+}
+
+/* Refuse the next message of an mbox from its span, before GMime builds
+ * it: too big, or too many structure lines. \return true when refused
+ * (the error went to the callback; *st is a stop or ENOMEM). */
+static bool mbox_refuse(struct walker *w, const struct mbox_span *sp,
+                        enum mts_status *st) {
+  bool big = sp->end - sp->from > (gint64)MTS_RPT_MIME_MESSAGE_MAX;
+
+  if (sp->from < 0 || (!big && sp->dashes <= MTS_RPT_MIME_LINES_MAX &&
+                       sp->types <= MTS_RPT_MIME_LINES_MAX)) {
+    return false;
+  }
+  *st = msg_begin(w, w->res.nmessages, sp->marker);
+  if (*st == MTS_OK) {
+    if (big) {
+      mime_error(w, NULL, MTS_ETOOBIG, "mime-too-big",
+                 "message %zu is larger than %u bytes", w->meta.mbox_index,
+                 MTS_RPT_MIME_MESSAGE_MAX);
+    } else {
+      (void)too_many_lines(w, sp->dashes, sp->types);
+    }
+    *st = w->stop;
+  }
+  msg_end(w);
+  return true;
+}
+
 enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
                                        const struct mts_rpt_unpack_limits *limits,
                                        mts_rpt_mime_cb cb, void *arg,
@@ -844,10 +1137,10 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
                                        struct mts_rpt_unpack_error *err) {
   struct walker w;
   struct stat sb;
-  GMimeStream *stream;
   GMimeParser *parser;
   enum mts_status st = MTS_OK;
-  int fd2;
+  uint8_t *buf;
+  gint64 size;
 
   if (!walker_init(&w, ctx, limits, cb, arg, res, err) || fd < 0 ||
       fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -856,21 +1149,48 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
     return MTS_EINVAL;
   }
   w.mbox = true;
-  fd2 = dup(fd);
-  if (fd2 < 0) {
+  size = (gint64)sb.st_size; /* the file as it is now; appends wait */
+  buf = mts_malloc(ctx, READ_CHUNK);
+  if (buf == NULL) {
+    set_err(err, MTS_ENOMEM, "mime-nomem", "out of memory");
+    return MTS_ENOMEM;
+  }
+  gmime_ensure();
+  parser = mbox_parser(fd, 0, size);
+  if (parser == NULL) {
+    mts_free(ctx, buf);
     set_err(err, MTS_EIO, "mime-io", "cannot duplicate the file descriptor");
     return MTS_EIO;
   }
-  gmime_ensure();
-  stream = g_mime_stream_fs_new_with_bounds(fd2, 0, -1); /* owns fd2 */
-  parser = g_mime_parser_new_with_stream(stream);
-  g_object_unref(stream);
-  g_mime_parser_set_format(parser, GMIME_FORMAT_MBOX);
   while (!g_mime_parser_eos(parser)) {
-    GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
+    GMimeMessage *m;
+    struct mbox_span sp;
     char *marker;
     gint64 start, end;
 
+    /* GMime builds a whole message before it can be counted, and cannot
+     * skip one: a message refused here is passed by a new parser */
+    if (!mbox_scan(fd, g_mime_parser_tell(parser), size, buf, READ_CHUNK,
+                   &sp)) {
+      st = MTS_EIO;
+      set_err(err, MTS_EIO, "mime-io", "the mbox cannot be read");
+      break;
+    }
+    if (mbox_refuse(&w, &sp, &st)) {
+      if (st != MTS_OK) {
+        break;
+      }
+      g_object_unref(parser);
+      parser = mbox_parser(fd, sp.end, size);
+      if (parser == NULL) {
+        st = MTS_EIO;
+        set_err(err, MTS_EIO, "mime-io",
+                "cannot duplicate the file descriptor");
+        break;
+      }
+      continue;
+    }
+    m = g_mime_parser_construct_message(parser, NULL);
     if (m == NULL) {
       break;
     }
@@ -895,7 +1215,10 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
       break;
     }
   }
-  g_object_unref(parser);
+  if (parser != NULL) {
+    g_object_unref(parser);
+  }
+  mts_free(ctx, buf);
   if (res != NULL) {
     *res = w.res;
   }

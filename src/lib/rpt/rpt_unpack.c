@@ -4,11 +4,14 @@
  *
  * zlib does gzip (windowBits 15 + 16: gzip wrapper only, CRC-32 and
  * ISIZE checked), with its allocator routed to the context. libarchive
- * reads zip archives from memory (seekable reader: the central
- * directory is authoritative). Output grows in a context-allocated
+ * reads zip archives from memory (its seekable reader only: the central
+ * directory is authoritative, and an entry is skipped by seeking past
+ * it, never by decompressing it). Output grows in a context-allocated
  * buffer whose capacity never exceeds the applicable limit + 1 byte, and
  * inflate is fed at most UNPACK_STEP bytes of output space per call so
- * that the ratio check runs often.
+ * that the ratio check runs often. Every byte produced (gunzipped, read
+ * out of a zip member, or plain JSON handed out) is counted in
+ * res.used against max_total, whether it becomes a document or not.
  */
 #include <mtasts/rpt_unpack.h>
 
@@ -148,9 +151,18 @@ static bool name_ends(const char *name, const char *suffix) {
 
 /* ---- output buffer ---- */
 
-/* Documents may use what is left of the total budget, at most max_doc. */
+/* What is left of the total budget (res.used counts every byte
+ * produced, delivered or not). */
+static size_t budget_left(const struct job *j) {
+  return j->res.used < (uint64_t)j->max_total
+             ? j->max_total - (size_t)j->res.used
+             : 0;
+}
+
+/* The next output may use what is left of the total budget, at most
+ * max_doc. */
 static size_t doc_limit(const struct job *j) {
-  size_t left = j->max_total - (size_t)j->res.total;
+  size_t left = budget_left(j);
 
   return left < j->max_doc ? left : j->max_doc;
 }
@@ -161,7 +173,8 @@ static enum mts_status too_big(struct job *j, size_t limit) {
             "a document exceeds %zu bytes decompressed", j->max_doc);
   } else {
     set_err(j, MTS_ETOOBIG, "unpack-total-too-big",
-            "the documents exceed %zu bytes decompressed in all",
+            "the data decompresses to more than %zu bytes in all "
+            "(documents and skipped members)",
             j->max_total);
   }
   return MTS_ETOOBIG;
@@ -188,6 +201,8 @@ static enum mts_status out_grow(struct job *j, struct mts_strbuf *b,
 
 /* ---- handing out ---- */
 
+/* Hand out \p len bytes that were already counted in res.used (by
+ * whatever produced them, within doc_limit()). */
 static enum mts_status deliver(struct job *j, const uint8_t *data, size_t len,
                                const char *name, bool gzipped,
                                unsigned flags) {
@@ -195,8 +210,8 @@ static enum mts_status deliver(struct job *j, const uint8_t *data, size_t len,
   size_t b = bom_len(data, len);
   enum mts_status st;
 
-  if (len > doc_limit(j)) {
-    return too_big(j, doc_limit(j));
+  if (len > j->max_doc) {
+    return too_big(j, j->max_doc);
   }
   if (j->res.ndocs >= j->max_members) {
     set_err(j, MTS_ETOOBIG, "unpack-too-many-members",
@@ -351,6 +366,7 @@ static enum mts_status do_gzip(struct job *j, const uint8_t *data,
 
   out_init(j, &out, limit);
   st = gunzip(j, data, len, limit, &out, &flags, "gzip data");
+  j->res.used += out.len;
   if (st == MTS_OK) {
     if (!mts_rpt_unpack_looks_json((const uint8_t *)out.p, out.len)) {
       set_err(j, MTS_EPARSE, "unpack-not-json",
@@ -491,6 +507,33 @@ static enum mts_status zip_read_member(struct job *j, struct archive *a,
   }
 }
 
+/*
+ * The compression method libarchive will use for the member whose header
+ * was just read, as libarchive names it. libarchive 3.6 has no accessor
+ * for a zip entry's method; its zip reader names it in the format name,
+ * "ZIP 2.0 (deflation)", set from the local file header it has just read
+ * (the method it will decompress with, whatever the central directory
+ * says). \return true for "uncompressed" (stored, 0) and "deflation"
+ * (deflate, 8), the only methods read; \p name gets the name, escaped.
+ * A format name of another shape (another libarchive) refuses every
+ * member: loudly wrong, never silently permissive.
+ */
+static bool zip_method_ok(struct archive *a, char *name, size_t n) {
+  const char *f = archive_format_name(a);
+  const char *lpar = f != NULL ? strrchr(f, '(') : NULL;
+  const char *rpar = lpar != NULL ? strchr(lpar, ')') : NULL;
+  size_t k;
+
+  if (rpar == NULL) {
+    (void)snprintf(name, n, "unknown");
+    return false;
+  }
+  k = (size_t)(rpar - lpar - 1);
+  mts_findings_escape((const uint8_t *)lpar + 1, k, name, n);
+  return (k == 12 && memcmp(lpar + 1, "uncompressed", 12) == 0) ||
+         (k == 9 && memcmp(lpar + 1, "deflation", 9) == 0);
+}
+
 static enum mts_status zip_member(struct job *j, struct archive *a,
                                   struct archive_entry *e, struct zsrc *src) {
   const char *name = archive_entry_pathname(e);
@@ -499,13 +542,15 @@ static enum mts_status zip_member(struct job *j, struct archive *a,
   size_t limit;
   unsigned flags = 0;
   enum mts_status st;
-  char what[96];
+  char what[96], method[32];
 
   if (name == NULL) {
     name = "";
   }
   if (archive_entry_filetype(e) != AE_IFREG || name_ends(name, ".zip")) {
-    j->res.skipped++; /* directories, links, nested archives */
+    /* directories, links, nested archives: libarchive's seekable
+     * reader skips them by seeking, never decompressing */
+    j->res.skipped++;
     return MTS_OK;
   }
   if (archive_entry_is_encrypted(e)) {
@@ -519,17 +564,31 @@ static enum mts_status zip_member(struct job *j, struct archive *a,
     mts_findings_escape((const uint8_t *)name, strlen(name), esc, sizeof(esc));
     (void)snprintf(what, sizeof(what), "zip member %s", esc);
   }
-  /* the same limit for both: only deliver() changes it */
+  /* before any data is read: the decoders of the other methods (PPMd
+   * allocates up to 256 MiB on a 2-byte header) never start */
+  if (!zip_method_ok(a, method, sizeof(method))) {
+    set_err(j, MTS_EPARSE, "unpack-zip-method",
+            "%s: compression method %s is not read (only stored and "
+            "deflate)",
+            what, method);
+    return MTS_EPARSE;
+  }
+  /* Every byte read out counts against the total, also when the
+   * member turns out not to be a report. */
   limit = doc_limit(j);
   out_init(j, &raw, limit);
-  out_init(j, &out, limit);
+  out_init(j, &out, 0);
   st = zip_read_member(j, a, limit, &raw, src, what);
+  j->res.used += raw.len;
   if (st != MTS_OK) {
     goto done;
   }
   rp = (const uint8_t *)raw.p;
   if (is_gzip(rp, raw.len) || name_ends(name, ".gz")) {
+    limit = doc_limit(j);
+    out_init(j, &out, limit);
     st = gunzip(j, rp, raw.len, limit, &out, &flags, what);
+    j->res.used += out.len;
     if (st != MTS_OK) {
       goto done;
     }
@@ -598,7 +657,10 @@ static enum mts_status do_zip(struct job *j, const uint8_t *data, size_t len) {
     st = MTS_ETOOBIG;
     goto out;
   }
-  if (archive_read_support_format_zip(a) != ARCHIVE_OK) {
+  /* The seekable reader only: it needs the central directory and
+   * skips an entry by seeking past it. The streaming reader would skip
+   * a deflated entry of unknown length by inflating it, unbounded. */
+  if (archive_read_support_format_zip_seekable(a) != ARCHIVE_OK) {
     set_err(j, MTS_EINTERNAL, "unpack-internal", "libarchive: no zip support");
     st = MTS_EINTERNAL;
     goto out;
@@ -700,6 +762,12 @@ enum mts_status mts_rpt_unpack_mem(struct mts_ctx *ctx, const uint8_t *data,
     st = do_zip(&j, data, len);
     break;
   case MTS_RPT_UNPACK_JSON:
+    /* handed out as is: it counts like decompressed output */
+    if (len > doc_limit(&j)) {
+      st = too_big(&j, doc_limit(&j));
+      break;
+    }
+    j.res.used += len;
     st = deliver(&j, data, len, hints != NULL ? hints->filename : NULL, false,
                  0);
     break;
