@@ -312,6 +312,14 @@ grep -q 'WARNING STS: store sqlite: write failed: .*answering from memory' "$DLO
 r=$(q good.test)
 case $r in *"OK "* | *"NOTFOUND"*) pass "disk full: cached domain still answered" ;;
 *) fail "disk full: cached domain" "$r" ;; esac
+# A miss reads the store (that works on a full disk) before its
+# discovery: a read is not a recovery after failed writes, or every miss
+# would start a write-back that fails again (CACHE-STORE-9).
+r=$(q never-seen-while-full.test)
+case $r in *"NOTFOUND"*) ;; *) fail "disk full: a miss" "$r" ;; esac
+grep -q 'STS: store sqlite: recovered' "$DLOG" &&
+	fail "disk full: a read taken for a recovery" "$(grep -i 'store sqlite' "$DLOG" | tail -n 3)" ||
+	pass "disk full: a successful read is not taken for a recovery"
 rm -f "$DISK/fill"
 # A domain fetched after the space came back reaches the file.
 r=$(q testing.test)

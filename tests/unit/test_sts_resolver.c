@@ -66,6 +66,7 @@ static struct fake_dns_entry dns_table[] = {
     {"_mta-sts.fleet.test", 16, 0, false, false, STS("f1")},
     {"_mta-sts.reset.test", 16, 0, false, false, STS("n1")},
     {"_mta-sts.keep.test", 16, 0, false, false, STS("k1")},
+    {"_mta-sts.purged.test", 16, 0, false, false, STS("u1")},
 };
 #define NDNS (sizeof(dns_table) / sizeof(dns_table[0]))
 
@@ -81,7 +82,7 @@ static struct fake_site sites[] = {
     {.host = "mta-sts.sweep.test"},     {.host = "mta-sts.ff0.test"},
     {.host = "mta-sts.grace0.test"},    {.host = "mta-sts.ratio.test"},
     {.host = "mta-sts.fleet.test"},     {.host = "mta-sts.reset.test"},
-    {.host = "mta-sts.keep.test"},
+    {.host = "mta-sts.keep.test"},      {.host = "mta-sts.purged.test"},
 };
 #define NSITES (sizeof(sites) / sizeof(sites[0]))
 
@@ -1687,6 +1688,74 @@ static void test_store_fleet_merge(void **state) {
   (void)rmdir(dir);
 }
 
+struct purge_in_cb {
+  struct env *e;
+  struct res x;
+};
+
+/* The answer of a lookup whose fetch failed: purge the domain at once,
+ * while the failure's merge read of the store is still queued. */
+static void purge_cb(void *arg, const struct mts_sts_answer *a) {
+  struct purge_in_cb *p = arg;
+
+  res_cb(&p->x, a);
+  assert_int_equal(mts_sts_resolver_purge(p->e->r, "purged.test"), MTS_OK);
+}
+
+/* A purge between a merge write's read and its callback: what the read
+ * found (a policy another daemon stored) must not come back, neither in
+ * memory nor in the store. */
+static void test_store_merge_after_purge(void **state) {
+  struct mts_sts_resolver_options o;
+  struct env e;
+  struct purge_in_cb p;
+  struct sread got;
+  struct mts_sts_lookup *h = NULL;
+  char dir[] = "/tmp/mts-resolver-XXXXXX";
+  char path[64];
+  uint64_t one = 1;
+  int q;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  (void)snprintf(path, sizeof(path), "%s/cache.db", dir);
+  mts_sts_resolver_options_init(&o);
+  set_status("mta-sts.purged.test", "404 Not Found");
+  env_init_store(&e, &o, path);
+  memset(&p, 0, sizeof(p));
+  p.e = &e;
+  pthread_mutex_lock(&dns.mu);
+  assert_int_equal(mts_sts_resolver_lookup(e.r, "purged.test",
+                                           mts_test_ms(5000), purge_cb, &p, &h),
+                   MTS_OK);
+  run_until(&e, txt_asked, &one, 5000, "the store miss, then the TXT query");
+  other_daemon(&e, path, "purged.test", "u0", T0 - 60, &got);
+  pthread_mutex_unlock(&dns.mu);
+  run_until(&e, res_done, &p.x, 10000, "purged.test");
+  want(&p.x, "purge: the fetch failed", MTS_ANSWER_NONE, "", NULL);
+  wait_idle(&e);
+  run_for(&e, 200);
+  other_daemon(&e, path, "purged.test", NULL, 0, &got);
+  if (got.found) {
+    log_dump(&e.log);
+    fail_msg("purged.test is in the store again (policy %d id \"%s\")",
+             got.has_policy, got.id);
+  }
+  q = dns_queries();
+  memset(&p.x, 0, sizeof(p.x));
+  {
+    struct res x = lookup_wait(&e, "purged.test", 5000);
+
+    want(&x, "purge: asked again", MTS_ANSWER_NONE, "", NULL);
+  }
+  assert_true(dns_queries() > q);
+  env_done(&e);
+  set_policy("mta-sts.purged.test",
+             POLICY("enforce", "mail.purged.test", "86400"));
+  mts_test_rm_db(path);
+  (void)rmdir(dir);
+}
+
 /* The store's file is replaced by one that holds a policy for a domain
  * whose record in memory is only a failed fetch's backoff: the load that
  * follows the reset merges the two, and the write-back keeps the policy
@@ -1913,6 +1982,7 @@ int main(void) {
       cmocka_unit_test(test_store_writeback_many),
       cmocka_unit_test(test_store_fleet_merge),
       cmocka_unit_test(test_store_reset_merge),
+      cmocka_unit_test(test_store_merge_after_purge),
       cmocka_unit_test(test_lru_keeps_policies),
       cmocka_unit_test(test_alloc_sweep),
   };

@@ -109,6 +109,10 @@ struct rs_record {
   bool queued;       /* in the refresh queue */
   uint64_t rq_start; /* loop ms when the queued refresh may start */
   unsigned pinned;   /* waiters being answered: do not free */
+  /* rs_evict(): a valid policy reached at the LRU tail with this set is
+   * moved to the head once instead of evicted (second chance); set when
+   * a lookup uses the record and when it gets a policy. */
+  bool spare;
   size_t dlen;
   char domain[];
 };
@@ -152,6 +156,9 @@ struct mts_sts_resolver {
   /* Writing every record back (store_resync): after the store lost its
    * contents, or after writes failed, once it works again. */
   bool resync_wanted;      /* a write failed: resync on recovery */
+  /* Counts purges and max_age-0 removals: a merge write whose read was
+   * queued before one of them must not adopt what it read. */
+  uint64_t removals;
   bool resync_after_load;  /* the store was reset: load, then resync */
   bool resyncing;          /* walking the buckets */
   size_t resync_next;      /* the next bucket to write */
@@ -399,35 +406,43 @@ static void rec_remove(struct mts_sts_resolver *r, struct rs_record *rec) {
   mts_free(r->ctx, rec);
 }
 
-/* Evict least recently used idle records down to cache_size; \p keep is
- * never evicted. Records with in-flight work stay (the table may then
- * exceed cache_size for a while). Records without a valid policy
- * (negative answers, backoffs, expired policies) go first, so a burst of
- * lookups of domains without MTA-STS does not push out the policies that
- * must keep applying. While the store is behind memory (failing writes,
- * a write-back pending or running), a valid policy may exist nowhere
- * else, so none is evicted until the table holds twice cache_size. */
+/* Evict idle records down to cache_size, from the least recently used
+ * end; \p keep is never evicted. Records with in-flight work stay (the
+ * table may then exceed cache_size for a while). A record with a valid
+ * policy that was used since it last reached the tail (spare) is moved
+ * to the head once instead (second chance, as CLOCK), so a burst of
+ * lookups of domains without MTA-STS evicts those records and not the
+ * policies that must keep applying; amortised O(1): a policy is passed
+ * over at most once per use. While the store is behind memory (failing
+ * writes, a write-back pending or running), a valid policy may exist
+ * nowhere else: none is evicted until the table holds twice cache_size,
+ * looking at most RS_EVICT_LOOK records for another to evict. */
+#define RS_EVICT_LOOK 64
+
 static void rs_evict(struct mts_sts_resolver *r, const struct rs_record *keep) {
   int64_t now = mts_ctx_now(r->ctx);
-  bool behind = r->store != NULL && (r->store_failing || r->resync_wanted ||
-                                     r->resyncing);
-  int pass;
+  bool guard = r->store != NULL &&
+               (r->store_failing || r->resync_wanted || r->resyncing) &&
+               r->nrecords < 2 * r->o.cache_size;
+  struct rs_record *rec = r->lru_tail;
+  size_t steps = 0, bound = guard ? RS_EVICT_LOOK : 2 * r->nrecords + 2;
 
-  for (pass = 0; pass < 2; pass++) {
-    struct rs_record *rec = r->lru_tail;
+  while (r->nrecords > r->o.cache_size && rec != NULL && steps++ < bound) {
+    struct rs_record *prev = rec->lru_prev;
 
-    if (pass == 1 && behind && r->nrecords < 2 * r->o.cache_size) {
-      break;
-    }
-    while (r->nrecords > r->o.cache_size && rec != NULL) {
-      struct rs_record *prev = rec->lru_prev;
-
-      if (rec != keep && !rec_busy(rec) &&
-          (pass == 1 || !mts_sts_entry_valid(&rec->entry, now))) {
+    if (rec != keep && !rec_busy(rec)) {
+      if (!mts_sts_entry_valid(&rec->entry, now)) {
+        rec_remove(r, rec);
+      } else if (guard) {
+        /* kept: the store may not have it */
+      } else if (rec->spare) {
+        rec->spare = false;
+        lru_touch(r, rec);
+      } else {
         rec_remove(r, rec);
       }
-      rec = prev;
     }
+    rec = prev;
   }
 }
 
@@ -671,7 +686,14 @@ static void store_failed(struct mts_sts_resolver *r, const char *what,
   }
 }
 
-static void store_ok(struct mts_sts_resolver *r) {
+/* A store call succeeded. \p wrote: it was a write. After failed writes
+ * only a write proves recovery: a store that reads but cannot write (a
+ * full disk, a read-only replica) would otherwise "recover" at every
+ * read and start a write-back that fails again. */
+static void store_ok(struct mts_sts_resolver *r, bool wrote) {
+  if (!wrote && r->resync_wanted) {
+    return;
+  }
   if (r->store_failing) {
     r->store_failing = false;
     mts_log(r->ctx, MTS_LOG_INFO, "store %s: recovered",
@@ -690,7 +712,7 @@ static void store_done(void *arg, enum mts_status st) {
   l->pending--;
   if (l->r != NULL) {
     if (st == MTS_OK || st == MTS_ENOTFOUND) {
-      store_ok(l->r);
+      store_ok(l->r, true);
     } else {
       store_failed(l->r, "write", st);
     }
@@ -756,6 +778,7 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
 /* A merge write in flight: the stored record is read first. */
 struct rs_mwrite {
   struct rs_link *link;
+  uint64_t removals; /* r->removals when the read was queued */
   size_t len;
   char domain[];
 };
@@ -771,11 +794,15 @@ static void merge_got(void *arg, enum mts_status st,
     struct rs_record *rec = rs_find(r, m->domain, m->len);
 
     if (st == MTS_OK || st == MTS_ENOTFOUND) {
-      store_ok(r);
-      /* Write only what includes the stored record: a failed adoption
+      /* No store_ok() here: a store that reads but cannot write has not
+       * recovered (the put's store_done() says when it has). What was
+       * read before a purge or a max_age-0 removal is not adopted.
+       * Write only what includes the stored record: a failed adoption
        * (out of memory) writes nothing rather than overwrite it. */
-      if (rec != NULL &&
-          (st != MTS_OK || c == NULL || rec_adopt(r, rec, c) == MTS_OK)) {
+      bool stale = r->removals != m->removals;
+
+      if (rec != NULL && (st != MTS_OK || c == NULL || stale ||
+                          rec_adopt(r, rec, c) == MTS_OK)) {
         store_sync(r, rec);
       }
     } else if (st != MTS_ECANCELED) {
@@ -811,6 +838,7 @@ static void store_merge_sync(struct mts_sts_resolver *r,
     return;
   }
   m->link = r->link;
+  m->removals = r->removals;
   m->len = rec->dlen;
   memcpy(m->domain, rec->domain, rec->dlen + 1);
   st = mts_cache_get(r->store, m->domain, merge_got, m);
@@ -943,6 +971,7 @@ static enum mts_status rec_adopt(struct mts_sts_resolver *r,
   rec->txt_checked_at = c->updated_at < now ? c->updated_at : now;
   rec->last_verdict = MTS_STS_V_POLICY;
   rec->neg_until = 0;
+  rec->spare = true;
   return MTS_OK;
 }
 
@@ -1357,6 +1386,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   if (mts_sts_state_fetched(&rec->entry, f->id, mode, max_age, now)) {
     mts_sts_policy_destroy(rec->policy);
     rec->policy = np;
+    rec->spare = true;
     rec->neg_until = 0;
     rec->last_verdict = MTS_STS_V_POLICY;
     rec_drop_reason(r, rec);
@@ -1375,6 +1405,7 @@ static void flight_fetch(struct mts_sts_resolver *r, struct rs_flight *f,
   rec->last_verdict = MTS_STS_V_POLICY;
   rec_drop_reason(r, rec);
   log_policy(r, rec, f->id, p, "once");
+  r->removals++; /* a merge read queued before this must not undo it */
   store_sync(r, rec); /* the superseded policy goes from the store too */
   {
     struct mts_sts_answer a;
@@ -1410,13 +1441,13 @@ static void store_got(void *arg, enum mts_status st,
   rs_enter(r);
   rec = f->rec;
   if (st == MTS_OK && c != NULL) {
-    store_ok(r);
+    store_ok(r, false);
     if (rec_adopt(r, rec, c) != MTS_OK) {
       flight_end(r, f, NULL, "out of memory");
       goto done;
     }
   } else if (st == MTS_ENOTFOUND) {
-    store_ok(r);
+    store_ok(r, false);
   } else if (st != MTS_ECANCELED) {
     store_failed(r, "get", st);
   }
@@ -1764,6 +1795,7 @@ enum mts_status mts_sts_resolver_lookup(struct mts_sts_resolver *r,
   rec = rs_find(r, domain, len);
   if (rec != NULL) {
     lru_touch(r, rec);
+    rec->spare = true; /* used: a second chance at the LRU tail */
     if (rec_answer_now(rec, now, &a)) {
       /* A hit. With a valid policy whose TXT id was last checked
        * cache_grace or more ago (cache_grace 0: at every hit), check it
@@ -1857,6 +1889,7 @@ enum mts_status mts_sts_resolver_purge(struct mts_sts_resolver *r,
       store_failed(r, "delete", st);
     }
   }
+  r->removals++; /* a merge read queued before this must not undo it */
   rec = rs_find(r, domain, len);
   if (rec == NULL) {
     return MTS_OK;
