@@ -64,6 +64,8 @@
 #ifndef MTASTS_RPT_RECEIVER_H
 #define MTASTS_RPT_RECEIVER_H
 
+#include <limits.h>
+
 #include <mtasts/common.h>
 #include <mtasts/rpt_store.h>
 
@@ -91,6 +93,8 @@ extern "C" {
  * cannot take every connection (a slow client holds one for as long as
  * it sends a byte within each idle timeout). */
 #define MTS_RPT_RECEIVER_MAX_CONN_PER_IP 8u
+/* max_conn_per_ip: no per-address limit. */
+#define MTS_RPT_RECEIVER_UNLIMITED UINT_MAX
 /* Default time from the end of a request's headers to the end of its
  * body, seconds: 10 MiB at 100 KB/s fits; a client that sends a byte
  * now and then to stay under the idle timeout is cut off here. */
@@ -110,7 +114,10 @@ struct mts_rpt_receiver_config {
   unsigned max_clients;      /* 0: MTS_RPT_RECEIVER_MAX_CLIENTS */
   unsigned max_connections;  /* 0: MTS_RPT_RECEIVER_MAX_CONN */
   unsigned timeout_s;        /* 0: MTS_RPT_RECEIVER_TIMEOUT */
-  unsigned max_conn_per_ip;  /* 0: MTS_RPT_RECEIVER_MAX_CONN_PER_IP */
+  unsigned max_conn_per_ip;  /* 0: MTS_RPT_RECEIVER_MAX_CONN_PER_IP;
+                                MTS_RPT_RECEIVER_UNLIMITED: no limit (a
+                                reverse proxy in front: every connection
+                                comes from its address) */
   unsigned request_timeout_s; /* 0: MTS_RPT_RECEIVER_REQUEST_TIMEOUT */
 };
 

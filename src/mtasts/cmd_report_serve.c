@@ -4,7 +4,8 @@
  *
  *   mtasts report serve [--db FILE] --listen ADDR:PORT [--path P]
  *                       [--tls-cert F --tls-key F] [--max-size BYTES]
- *                       [--rate N[/MIN]] [--burst N] [-v]
+ *                       [--rate N[/MIN]] [--burst N]
+ *                       [--max-conn-per-ip N] [-v]
  *
  * ADDR is numeric: 127.0.0.1, 0.0.0.0, [::1], [::]. PORT 0 takes a free
  * port; the line "listening on ADDR:PORT" on stdout says which. Without
@@ -140,7 +141,7 @@ static char *read_pem(const char *path) {
 static void serve_usage(void) {
   cli_err("usage: mtasts report serve [--db FILE] --listen ADDR:PORT "
           "[--path P] [--tls-cert FILE --tls-key FILE] [--max-size BYTES] "
-          "[--rate N/MIN] [--burst N] [-v]");
+          "[--rate N/MIN] [--burst N] [--max-conn-per-ip N] [-v]");
 }
 
 int cmd_report_serve(int argc, char **argv) {
@@ -210,6 +211,14 @@ int cmd_report_serve(int argc, char **argv) {
         return CLI_EX_USAGE;
       }
       cfg.rate_burst = (unsigned)n;
+    } else if (strcmp(a, "--max-conn-per-ip") == 0) {
+      if (!parse_u64(v, 100000, &n)) {
+        cli_err("report serve: --max-conn-per-ip: 0..100000 (0: no limit), "
+                "not '%s'",
+                v);
+        return CLI_EX_USAGE;
+      }
+      cfg.max_conn_per_ip = n == 0 ? MTS_RPT_RECEIVER_UNLIMITED : (unsigned)n;
     } else {
       cli_err("report serve: unknown option '%s'", a);
       serve_usage();

@@ -852,6 +852,32 @@ static void test_slow_clients(void **state) {
   f->rcv = NULL;
 }
 
+/* MTS_RPT_RECEIVER_UNLIMITED lifts the per-address limit (a reverse
+ * proxy in front): 12 connections from one address all stay open. */
+static void test_unlimited_per_ip(void **state) {
+  static const char head[] = "POST / HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Type: application/tlsrpt+json\r\n"
+                             "Content-Length: 100\r\n\r\n";
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  int fd[12], i;
+
+  memset(&c, 0, sizeof c);
+  c.max_conn_per_ip = MTS_RPT_RECEIVER_UNLIMITED;
+  start(f, &c);
+  for (i = 0; i < 12; i++) {
+    fd[i] = raw_open(f, head);
+  }
+  for (i = 0; i < 12; i++) {
+    assert_false(raw_readable(fd[i], i == 0 ? 300 : 1));
+  }
+  for (i = 0; i < 12; i++) {
+    close(fd[i]);
+  }
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+}
+
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
   struct mts_rpt_receiver_config c;
@@ -886,6 +912,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rate_many_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unlimited_per_ip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_doc_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_request, setup,

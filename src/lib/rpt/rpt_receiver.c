@@ -800,8 +800,9 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
          (intptr_t)(cfg->timeout_s != 0 ? cfg->timeout_s
                                         : MTS_RPT_RECEIVER_TIMEOUT),
          NULL},
-        {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-         (intptr_t)(cfg->max_conn_per_ip != 0
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, /* MHD: 0 is no limit */
+         (intptr_t)(cfg->max_conn_per_ip == MTS_RPT_RECEIVER_UNLIMITED ? 0u
+                    : cfg->max_conn_per_ip != 0
                         ? cfg->max_conn_per_ip
                         : MTS_RPT_RECEIVER_MAX_CONN_PER_IP),
          NULL},
