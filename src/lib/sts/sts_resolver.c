@@ -817,19 +817,26 @@ static void merge_got(void *arg, enum mts_status st,
 }
 
 /* Write \p rec to the store without losing what the store knows and
- * memory does not: read the stored record, adopt it where it is newer
- * (rec_adopt: a policy fetched later, a later backoff), then write. A
- * blind put of a record without a policy (a failed fetch's backoff)
- * would replace a policy that memory never saw: one stored before the
- * store could be read, or by another daemon of the fleet since. Used
- * for every write that does not follow a successful fetch (which is the
- * newest by definition, and is written by store_sync() directly). */
+ * memory does not. A record without a policy (a failed fetch's backoff)
+ * written blindly would replace a policy that memory never saw: one
+ * stored before the store could be read, or by another daemon of the
+ * fleet since. So such a record is merged: the stored record is read,
+ * adopted where it is newer (rec_adopt: a policy fetched later, a later
+ * backoff), then the merge is written. A record with a policy is put at
+ * once, as after a successful fetch: it loses no policy (at worst an
+ * older valid one replaces a newer valid one until the TXT id check),
+ * and a put, unlike a read, is finished when the store is destroyed, so
+ * a shutdown during a write-back keeps every policy. */
 static void store_merge_sync(struct mts_sts_resolver *r,
                              const struct rs_record *rec) {
   struct rs_mwrite *m;
   enum mts_status st;
 
   if (r->store == NULL) {
+    return;
+  }
+  if (rec->entry.has_policy) {
+    store_sync(r, rec);
     return;
   }
   m = mts_malloc(r->ctx, sizeof(*m) + rec->dlen + 1);
