@@ -632,30 +632,36 @@ static void test_too_big(void **state) {
   mts_ctx_destroy(ctx);
 }
 
-/* Build a report whose one policy has \p n policy strings "". */
-static char *many_strings(size_t n, size_t *len) {
-  static const char head[] = DAY "{\"policy\":{\"policy-type\":\"sts\","
-                                 "\"policy-domain\":\"example.com\","
-                                 "\"policy-string\":[";
-  static const char tail[] = "]},\"summary\":{\"total-successful-session-"
-                             "count\":1,\"total-failure-session-count\":0}}]}";
-  size_t cap = sizeof(head) + 3 * n + sizeof(tail), i, o;
-  char *b = malloc(cap);
+/* \p head, then \p n times the two characters \p item separated by
+ * commas, then \p tail. */
+static char *json_repeat(const char *head, const char *item, size_t n,
+                         const char *tail, size_t *len) {
+  size_t hl = strlen(head), tl = strlen(tail), i, o = hl;
+  char *b = malloc(hl + 3 * n + tl + 1);
 
   assert_non_null(b);
-  memcpy(b, head, sizeof(head) - 1);
-  o = sizeof(head) - 1;
+  memcpy(b, head, hl);
   for (i = 0; i < n; i++) {
     if (i > 0) {
       b[o++] = ',';
     }
-    b[o++] = '"';
-    b[o++] = '"';
+    b[o++] = item[0];
+    b[o++] = item[1];
   }
-  memcpy(b + o, tail, sizeof(tail) - 1);
-  o += sizeof(tail) - 1;
-  *len = o;
+  memcpy(b + o, tail, tl + 1);
+  *len = o + tl;
   return b;
+}
+
+/* Build a report whose one policy has \p n policy strings "". */
+static char *many_strings(size_t n, size_t *len) {
+  return json_repeat(DAY "{\"policy\":{\"policy-type\":\"sts\","
+                         "\"policy-domain\":\"example.com\","
+                         "\"policy-string\":[",
+                     "\"\"", n,
+                     "]},\"summary\":{\"total-successful-session-"
+                     "count\":1,\"total-failure-session-count\":0}}]}",
+                     len);
 }
 
 static void test_too_many_items(void **state) {
@@ -725,23 +731,8 @@ static char *with_details(size_t n, const char *fd, const char *last,
 
 /* {"policies":[{"failure-details":[{},{},...]}]}: \p n empty details. */
 static char *empty_details(size_t n, size_t *len) {
-  static const char head[] = "{\"policies\":[{\"failure-details\":[";
-  size_t cap = sizeof(head) + 3 * n + 8, i, o;
-  char *b = malloc(cap);
-
-  assert_non_null(b);
-  memcpy(b, head, sizeof(head) - 1);
-  o = sizeof(head) - 1;
-  for (i = 0; i < n; i++) {
-    if (i > 0) {
-      b[o++] = ',';
-    }
-    b[o++] = '{';
-    b[o++] = '}';
-  }
-  memcpy(b + o, "]}]}", 4);
-  *len = o + 4;
-  return b;
+  return json_repeat("{\"policies\":[{\"failure-details\":[", "{}", n, "]}]}",
+                     len);
 }
 
 static const struct mts_finding *last_finding(const struct mts_rpt_report *r) {

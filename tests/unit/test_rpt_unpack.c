@@ -142,65 +142,19 @@ static void le(uint8_t *p, uint64_t v, unsigned n) {
   }
 }
 
-/* A zip (APPNOTE 4.3) with one deflated member \p name of \p chunks MiB
- * of zeros: local header, data, central directory, end record. */
-static struct bytes zip_bomb(const char *name, unsigned chunks) {
-  struct bytes out = {NULL, 0}, data = {NULL, 0};
-  uint8_t h[46];
-  uint32_t crc;
-  uint16_t nl = (uint16_t)strlen(name);
-  size_t cd;
-
-  zero_bomb(&data, chunks, false, &crc);
-  memset(h, 0, sizeof(h));
-  le(h, 0x04034b50, 4);
-  le(h + 4, 20, 2);  /* version needed */
-  le(h + 8, 8, 2);   /* deflate */
-  le(h + 14, crc, 4);
-  le(h + 18, data.n, 4);
-  le(h + 22, (uint64_t)chunks * MIB, 4);
-  le(h + 26, nl, 2);
-  bytes_add(&out, h, 30);
-  bytes_add(&out, name, nl);
-  bytes_add(&out, data.p, data.n);
-  cd = out.n;
-  memset(h, 0, sizeof(h));
-  le(h, 0x02014b50, 4);
-  le(h + 4, 20, 2);
-  le(h + 6, 20, 2);
-  le(h + 10, 8, 2);
-  le(h + 16, crc, 4);
-  le(h + 20, data.n, 4);
-  le(h + 24, (uint64_t)chunks * MIB, 4);
-  le(h + 28, nl, 2);
-  bytes_add(&out, h, 46);
-  bytes_add(&out, name, nl);
-  memset(h, 0, sizeof(h));
-  le(h, 0x06054b50, 4);
-  le(h + 8, 1, 2);
-  le(h + 10, 1, 2);
-  le(h + 12, 46 + nl, 4);
-  le(h + 16, cd, 4);
-  bytes_add(&out, h, 22);
-  bytes_free(&data);
-  return out;
-}
-
-/* A zip of one member \p name whose local and central headers say
- * compression \p method, holding the \p n bytes \p data as they are
- * (for method 0 they are the member; for others whatever the decoder
- * would read first); \p usize is the uncompressed size claimed. */
-static struct bytes zip_one(const char *name, uint16_t method, const void *data,
-                            size_t n, uint32_t usize) {
+/* A zip (APPNOTE 4.3) of one member \p name: local header, the \p n
+ * bytes \p data as they are, central directory, end record. The headers
+ * say compression \p method, CRC \p crc and uncompressed size \p usize. */
+static struct bytes zip_member(const char *name, uint16_t method, uint32_t crc,
+                               const void *data, size_t n, uint32_t usize) {
   struct bytes out = {NULL, 0};
   uint8_t h[46];
-  uint32_t crc = (uint32_t)crc32(0L, data, (uInt)n);
   uint16_t nl = (uint16_t)strlen(name);
   size_t cd;
 
   memset(h, 0, sizeof(h));
   le(h, 0x04034b50, 4);
-  le(h + 4, 20, 2);
+  le(h + 4, 20, 2); /* version needed */
   le(h + 8, method, 2);
   le(h + 14, crc, 4);
   le(h + 18, n, 4);
@@ -229,6 +183,27 @@ static struct bytes zip_one(const char *name, uint16_t method, const void *data,
   le(h + 16, cd, 4);
   bytes_add(&out, h, 22);
   return out;
+}
+
+/* A zip with one deflated member \p name of \p chunks MiB of zeros. */
+static struct bytes zip_bomb(const char *name, unsigned chunks) {
+  struct bytes out, data = {NULL, 0};
+  uint32_t crc;
+
+  zero_bomb(&data, chunks, false, &crc);
+  out = zip_member(name, 8, crc, data.p, data.n, (uint32_t)(chunks * MIB));
+  bytes_free(&data);
+  return out;
+}
+
+/* A zip of one member \p name whose local and central headers say
+ * compression \p method, holding the \p n bytes \p data as they are
+ * (for method 0 they are the member; for others whatever the decoder
+ * would read first); \p usize is the uncompressed size claimed. */
+static struct bytes zip_one(const char *name, uint16_t method, const void *data,
+                            size_t n, uint32_t usize) {
+  return zip_member(name, method, (uint32_t)crc32(0L, data, (uInt)n), data, n,
+                    usize);
 }
 
 static struct bytes gz(const char *s) {
