@@ -84,12 +84,6 @@ static unsigned count_warnings(const struct mts_findings *f) {
   return w;
 }
 
-/* Text from a sender on a terminal (an escape sequence in an
- * organisation name): cli_print_safe(). */
-static void print_safe(const char *s) {
-  cli_print_safe(stdout, s);
-}
-
 /* Print and count one stored input. \p r may be NULL (then \p reason). */
 static void ingest_report_line(struct ingest *g, const char *source,
                                const struct mts_rpt_report *r,
@@ -139,18 +133,18 @@ static void ingest_report_line(struct ingest *g, const char *source,
   }
   if (out == MTS_RPT_STORE_REJECTED) {
     printf("rejected   ");
-    print_safe(source);
+    cli_print_safe(stdout, source);
     printf(": ");
-    print_safe(reason);
+    cli_print_safe(stdout, reason);
     putchar('\n');
   } else {
     printf("%-10s ", outcome_str(out));
-    print_safe(source);
+    cli_print_safe(stdout, source);
     printf(": ");
-    print_safe(d->organization_name != NULL ? d->organization_name
+    cli_print_safe(stdout, d->organization_name != NULL ? d->organization_name
                                             : "(no name)");
     putchar(' ');
-    print_safe(d->report_id);
+    cli_print_safe(stdout, d->report_id);
     if (warnings > 0) {
       printf(" (%u warning%s)", warnings, warnings == 1 ? "" : "s");
     }

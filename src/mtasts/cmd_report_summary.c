@@ -109,11 +109,6 @@ static bool parse_uint(const char *s, unsigned min, unsigned max,
   return true;
 }
 
-/* Text from a sender on a terminal: cli_safe_dup(). */
-static char *safe_dup(const char *s) {
-  return cli_safe_dup(s);
-}
-
 /* JSON with rates to 6 significant digits. */
 static void json_print6(json_t *j) {
   if (j == NULL) {
@@ -364,7 +359,7 @@ static size_t summary_text_failures(const struct rows *rs,
   }
   qsort(v, n, sizeof(*v), cmp_fail);
   for (k = 0; k < n && k < TEXT_FAILURES_MAX; k++) {
-    char *type = safe_dup(v[k]->type), *mx = safe_dup(v[k]->mx);
+    char *type = cli_safe_dup(v[k]->type), *mx = cli_safe_dup(v[k]->mx);
 
     printf("            failed %llu: %s%s%s\n",
            (unsigned long long)v[k]->sessions, type != NULL ? type : "",
@@ -401,8 +396,8 @@ static void summary_text(const struct rows *rs, const struct raw_counts *rc) {
   }
   for (i = 0; i < rs->ns; i++) {
     const struct srow *s = &rs->s[i];
-    char day[32], *dom = safe_dup(s->domain);
-    char *org = safe_dup(s->org[0] != '\0' ? s->org : "(none)");
+    char day[32], *dom = cli_safe_dup(s->domain);
+    char *org = cli_safe_dup(s->org[0] != '\0' ? s->org : "(none)");
 
     fmt_day(s->day, day, sizeof(day));
     fmt_rate(s->failed, s->ok + s->failed, rate, sizeof(rate));
@@ -559,7 +554,7 @@ static int on_ready(const struct mts_rpt_readiness *r, void *arg) {
     json_object_set_new(o, "failed", u64_json(r->failed));
     json_array_append_new(ro->domains, o);
   } else {
-    char *dom = safe_dup(r->policy_domain);
+    char *dom = cli_safe_dup(r->policy_domain);
 
     printf("%s: %s%s%s: %u sender%s, %u day%s, %llu sessions, %llu "
            "failed\n",
