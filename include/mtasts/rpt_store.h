@@ -4,7 +4,7 @@
  * SQLite file.
  *
  * Nothing received is lost: every input handed to mts_rpt_store_add()
- * is stored raw (the decompressed JSON, with where it came from), also
+ * is stored raw (until the operator prunes it: mts_rpt_store_prune()) (the decompressed JSON, with where it came from), also
  * when it was rejected; a usable report's rows are stored beside it in
  * the same transaction. Reports are de-duplicated by (report-id,
  * organization-name): a second copy is recorded as a duplicate of the
@@ -167,6 +167,34 @@ typedef int (*mts_rpt_raw_fn)(const struct mts_rpt_raw_row *row, void *arg);
 MTS_API MTS_WUR enum mts_status
 mts_rpt_store_raw(struct mts_rpt_store *st, int64_t since, unsigned outcomes,
                   bool with_bytes, mts_rpt_raw_fn fn, void *arg);
+
+/*!
+ * Count the inputs received at or after \p since (the context clock)
+ * whose source starts with \p source_prefix ("https:"; NULL: every
+ * source), and the sum of their sizes in bytes. The HTTPS receiver's
+ * daily quota is read this way.
+ * \return MTS_OK; MTS_EIO; MTS_EINVAL (st NULL). Both outputs may be NULL.
+ */
+MTS_API MTS_WUR enum mts_status
+mts_rpt_store_usage(struct mts_rpt_store *st, int64_t since,
+                    const char *source_prefix, uint64_t *inputs,
+                    uint64_t *bytes);
+
+/*!
+ * Retention: delete every input received before \p before (the context
+ * clock), and the reports parsed from them with their policies and
+ * failures, in one transaction (all or nothing). This is the one way
+ * anything leaves the store: summaries, readiness and the page no longer
+ * count what was pruned. A duplicate received after \p before of a
+ * pruned report stays, no longer linked to it. The file does not shrink
+ * (SQLite reuses the freed pages for new inputs).
+ * \param[out] inputs   raw inputs deleted (may be NULL)
+ * \param[out] reports  reports deleted (may be NULL)
+ * \return MTS_OK; MTS_EIO (nothing deleted); MTS_EINVAL (st NULL).
+ */
+MTS_API MTS_WUR enum mts_status
+mts_rpt_store_prune(struct mts_rpt_store *st, int64_t before,
+                    uint64_t *inputs, uint64_t *reports);
 
 /*! \return the UTC day (00:00Z) of \p t: the day a report starting at
  *  \p t is counted on. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -295,5 +296,43 @@ int cli_read_file(const char *path, size_t max, uint8_t **data, size_t *len) {
   }
   *data = buf;
   *len = n;
+  return 0;
+}
+
+const char *cli_report_db(const char *opt) {
+  const char *env = getenv("MTASTS_REPORT_DB");
+
+  if (opt != NULL) {
+    return opt;
+  }
+  return env != NULL && env[0] != '\0' ? env : "tlsrpt.db";
+}
+
+static void cli_report_log(void *arg, enum mts_log_level level,
+                           const char *msg) {
+  (void)arg;
+  cli_err("%s%s", level == MTS_LOG_WARNING ? "warning: " : "", msg);
+}
+
+int cli_report_open(const char *cmd, const char *db, struct mts_ctx **ctx,
+                    struct mts_rpt_store **st) {
+  struct stat sb;
+
+  *ctx = NULL;
+  *st = NULL;
+  if (stat(db, &sb) != 0) {
+    cli_err("report %s: %s: %s (ingest reports first, or give --db)", cmd,
+            db, strerror(errno));
+    return CLI_EX_NOINPUT;
+  }
+  *ctx = cli_ctx();
+  if (*ctx == NULL) {
+    return CLI_EX_SOFTWARE;
+  }
+  mts_ctx_set_log(*ctx, cli_report_log, NULL, MTS_LOG_WARNING);
+  if (mts_rpt_store_open(*ctx, db, st) != MTS_OK) {
+    cli_err("report %s: cannot use the report store %s", cmd, db);
+    return CLI_EX_STORE;
+  }
   return 0;
 }

@@ -17,6 +17,7 @@
 /* Exit codes (documented in mtasts(1)). */
 enum {
   CLI_EX_OK = 0,
+  CLI_EX_STORE = 2,     /* the report store cannot be used */
   CLI_EX_USAGE = 64,    /* EX_USAGE: bad command line */
   CLI_EX_NOINPUT = 66,  /* EX_NOINPUT: a file could not be read */
   CLI_EX_SOFTWARE = 70  /* EX_SOFTWARE: internal error */
@@ -60,6 +61,17 @@ void cli_err(const char *fmt, ...) MTS_PRINTF(1, 2);
 char *cli_safe_dup(const char *s);
 void cli_print_safe(FILE *out, const char *s);
 
+/* The report store's path: \p opt (--db), else $MTASTS_REPORT_DB, else
+ * ./tlsrpt.db. */
+const char *cli_report_db(const char *opt);
+
+/* Open the existing report store \p db for `report CMD` (never creates
+ * one), with a context that logs warnings to stderr. \return 0, or the
+ * exit code after a message: CLI_EX_NOINPUT (no such file),
+ * CLI_EX_STORE, CLI_EX_SOFTWARE (out of memory). */
+int cli_report_open(const char *cmd, const char *db, struct mts_ctx **ctx,
+                    struct mts_rpt_store **st);
+
 /* A context on the C library's allocator; NULL (and a message) on OOM. */
 struct mts_ctx *cli_ctx(void);
 
@@ -98,6 +110,7 @@ int cmd_report_summary(int argc, char **argv); /* cmd_report_summary.c */
 int cmd_report_ready(int argc, char **argv);   /* cmd_report_summary.c */
 int cmd_report_html(int argc, char **argv);    /* cmd_report_html.c */
 int cmd_report_serve(int argc, char **argv);   /* cmd_report_serve.c */
+int cmd_report_prune(int argc, char **argv);   /* cmd_report_prune.c */
 int cmd_report_show(int argc, char **argv);    /* cmd_report_outbound.c */
 int cmd_report_send(int argc, char **argv);    /* cmd_report_outbound.c */
 int cmd_report_dump(int argc, char **argv);    /* cmd_report_outbound.c */

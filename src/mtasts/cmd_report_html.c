@@ -60,7 +60,7 @@ static void html_usage(void) {
 
 int cmd_report_html(int argc, char **argv) {
   struct mts_rpt_html_opts o;
-  const char *db = NULL, *out = NULL, *env;
+  const char *db = NULL, *out = NULL;
   struct mts_ctx *ctx = NULL;
   struct mts_rpt_store *st = NULL;
   enum mts_status rc;
@@ -127,10 +127,7 @@ int cmd_report_html(int argc, char **argv) {
     html_usage();
     return CLI_EX_USAGE;
   }
-  if (db == NULL) {
-    env = getenv("MTASTS_REPORT_DB");
-    db = env != NULL && env[0] != '\0' ? env : "tlsrpt.db";
-  }
+  db = cli_report_db(db);
   if (access(db, R_OK) != 0) {
     cli_err("report html: no report store %s (see 'mtasts report ingest')",
             db);

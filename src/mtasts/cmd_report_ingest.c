@@ -610,17 +610,6 @@ static void ingest_path(struct ingest *g, const char *path) {
   ingest_file(g, path);
 }
 
-/* The store path: --db, else $MTASTS_REPORT_DB, else ./tlsrpt.db (as
- * in cmd_report_summary.c). */
-static const char *report_db(const char *opt) {
-  const char *env = getenv("MTASTS_REPORT_DB");
-
-  if (opt != NULL) {
-    return opt;
-  }
-  return env != NULL && env[0] != '\0' ? env : "tlsrpt.db";
-}
-
 static void ingest_usage(void) {
   cli_err("usage: mtasts report ingest [--db FILE] [--json] [-v] "
           "FILE|MAILDIR|-...");
@@ -666,7 +655,7 @@ int cmd_report_ingest(int argc, char **argv) {
     free(paths);
     return CLI_EX_USAGE;
   }
-  db = report_db(db);
+  db = cli_report_db(db);
   g.ctx = cli_ctx();
   if (g.ctx == NULL) {
     free(paths);

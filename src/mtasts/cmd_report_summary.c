@@ -27,46 +27,6 @@
 #define READY_MIN_SENDERS 2u
 #define READY_MIN_DAYS 7u
 
-/* The store path: --db, else $MTASTS_REPORT_DB, else ./tlsrpt.db (as in
- * cmd_report_ingest.c). */
-static const char *report_db(const char *opt) {
-  const char *env = getenv("MTASTS_REPORT_DB");
-
-  if (opt != NULL) {
-    return opt;
-  }
-  return env != NULL && env[0] != '\0' ? env : "tlsrpt.db";
-}
-
-static void report_log(void *arg, enum mts_log_level level, const char *msg) {
-  (void)arg;
-  cli_err("%s%s", level == MTS_LOG_WARNING ? "warning: " : "", msg);
-}
-
-/* Open an existing store (summary and ready never create one). */
-static int open_store(const char *cmd, const char *db, struct mts_ctx **ctx,
-                      struct mts_rpt_store **st) {
-  struct stat sb;
-
-  *ctx = NULL;
-  *st = NULL;
-  if (stat(db, &sb) != 0) {
-    cli_err("report %s: %s: %s (ingest reports first, or give --db)", cmd,
-            db, strerror(errno));
-    return CLI_EX_NOINPUT;
-  }
-  *ctx = cli_ctx();
-  if (*ctx == NULL) {
-    return CLI_EX_SOFTWARE;
-  }
-  mts_ctx_set_log(*ctx, report_log, NULL, MTS_LOG_WARNING);
-  if (mts_rpt_store_open(*ctx, db, st) != MTS_OK) {
-    cli_err("report %s: cannot use the report store %s", cmd, db);
-    return SUM_EX_FAILED;
-  }
-  return 0;
-}
-
 /* "YYYY-MM-DD" (a real date) to 00:00Z of that day. */
 static bool parse_date(const char *s, int64_t *out) {
   return mts_utc_parse(s, MTS_UTC_DATE_ONLY, out) == MTS_OK;
@@ -473,7 +433,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, bool ready,
       return CLI_EX_USAGE;
     }
   }
-  o->db = report_db(o->db);
+  o->db = cli_report_db(o->db);
   return 0;
 }
 
@@ -492,7 +452,7 @@ int cmd_report_summary(int argc, char **argv) {
   if (ret != 0) {
     return ret;
   }
-  ret = open_store("summary", o.db, &ctx, &st);
+  ret = cli_report_open("summary", o.db, &ctx, &st);
   if (ret != 0) {
     goto done;
   }
@@ -586,7 +546,7 @@ int cmd_report_ready(int argc, char **argv) {
   if (ret != 0) {
     return ret;
   }
-  ret = open_store("ready", o.db, &ctx, &st);
+  ret = cli_report_open("ready", o.db, &ctx, &st);
   if (ret != 0) {
     goto done;
   }

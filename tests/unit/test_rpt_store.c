@@ -980,6 +980,116 @@ done:
   return ret;
 }
 
+/* Usage counts by time and source prefix; prune deletes the inputs
+ * received before the cut and what was parsed from them, leaves no row
+ * behind that points at a deleted one, and is all or nothing. */
+static void test_usage_prune(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct mts_test_clock clk = {D10};
+  struct mts_rpt_store *st = NULL;
+  static const uint8_t junk[] = {0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad};
+  enum mts_rpt_store_outcome out;
+  static struct raw_seen seen;
+  uint64_t n = 99, bytes = 99, reports = 99;
+  int64_t total;
+  char path[128];
+
+  (void)state;
+  mts_ctx_set_clock(ctx, mts_test_clock_fn, &clk);
+  db_path(path, sizeof(path), "prune.db");
+  assert_int_equal(mts_rpt_store_open(ctx, path, &st), MTS_OK);
+
+  /* Day 10: report A (with a failure row) and junk over HTTPS. */
+  assert_int_equal(add_simple(ctx, st, "Org A", "id-a", 10, "example.com",
+                              8, 2),
+                   MTS_RPT_STORE_NEW);
+  clk.now++;
+  assert_int_equal(mts_rpt_store_add(st, NULL, junk, sizeof(junk),
+                                     "https:192.0.2.1", "gzip: truncated",
+                                     &out),
+                   MTS_OK);
+  /* Day 12: a copy of A, and report B. */
+  clk.now = D10 + 2 * DAY;
+  assert_int_equal(add_simple(ctx, st, "Org A", "id-a", 10, "example.com",
+                              8, 2),
+                   MTS_RPT_STORE_DUPLICATE);
+  assert_int_equal(add_simple(ctx, st, "Org B", "id-b", 11, "example.com",
+                              5, 0),
+                   MTS_RPT_STORE_NEW);
+  total = sql_int(path, "SELECT sum(size) FROM raw");
+
+  assert_int_equal(mts_rpt_store_usage(st, 0, NULL, &n, &bytes), MTS_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(bytes, (uint64_t)total);
+  assert_int_equal(mts_rpt_store_usage(st, D10, "https:", &n, &bytes),
+                   MTS_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(bytes, sizeof(junk));
+  assert_int_equal(mts_rpt_store_usage(st, D10 + DAY, "file:", &n, &bytes),
+                   MTS_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(mts_rpt_store_usage(st, D10 + 3 * DAY, NULL, &n, &bytes),
+                   MTS_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(bytes, 0);
+  assert_int_equal(mts_rpt_store_usage(st, 0, "https", NULL, NULL), MTS_OK);
+  assert_int_equal(mts_rpt_store_usage(NULL, 0, NULL, &n, &bytes),
+                   MTS_EINVAL);
+
+  /* A prune that fails half-way deletes nothing. */
+  sql_exec(path, "CREATE TRIGGER nodel BEFORE DELETE ON raw BEGIN "
+                 "SELECT RAISE(ABORT, 'refused'); END");
+  lastlog[0] = '\0';
+  mts_ctx_set_log(ctx, log_cb, NULL, MTS_LOG_WARNING);
+  assert_int_equal(mts_rpt_store_prune(st, D10 + DAY, &n, &reports),
+                   MTS_EIO);
+  assert_int_equal(n, 0);
+  assert_int_equal(reports, 0);
+  assert_non_null(strstr(lastlog, "cannot prune"));
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM report"), 2);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM failure"), 1);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM raw"), 4);
+  sql_exec(path, "DROP TRIGGER nodel");
+
+  /* Before day 11: A and the junk go; A's copy stays, unlinked. */
+  assert_int_equal(mts_rpt_store_prune(st, D10 + DAY, &n, &reports), MTS_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(reports, 1);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM report"), 1);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM policy"), 1);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM failure"), 0);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM policy WHERE report "
+                                 "NOT IN (SELECT id FROM report)"),
+                   0);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM raw WHERE "
+                                 "duplicate_of IS NOT NULL"),
+                   0);
+  memset(&seen, 0, sizeof(seen));
+  assert_int_equal(mts_rpt_store_raw(st, 0, 0, false, raw_cb, &seen), MTS_OK);
+  assert_int_equal(seen.n, 2);
+  assert_int_equal(seen.rows[0].outcome, MTS_RPT_STORE_DUPLICATE);
+  assert_int_equal(seen.rows[1].outcome, MTS_RPT_STORE_NEW);
+  /* Nothing more before that cut; A sent again is new again. */
+  assert_int_equal(mts_rpt_store_prune(st, D10 + DAY, &n, &reports), MTS_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(reports, 0);
+  assert_int_equal(add_simple(ctx, st, "Org A", "id-a", 10, "example.com",
+                              8, 2),
+                   MTS_RPT_STORE_NEW);
+  /* Everything. */
+  assert_int_equal(mts_rpt_store_prune(st, D10 + 3 * DAY, NULL, NULL),
+                   MTS_OK);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM raw"), 0);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM report"), 0);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM policy"), 0);
+  assert_int_equal(sql_int(path, "SELECT count(*) FROM failure"), 0);
+  assert_int_equal(mts_rpt_store_prune(NULL, 0, &n, &reports), MTS_EINVAL);
+
+  mts_rpt_store_close(st);
+  mts_ctx_destroy(ctx);
+}
+
 static void test_alloc_sweep(void **state) {
   char path[128];
   long n;
@@ -1000,6 +1110,7 @@ int main(void) {
       cmocka_unit_test(test_add_atomic),
       cmocka_unit_test(test_file_lost),
       cmocka_unit_test(test_bad_files),
+      cmocka_unit_test(test_usage_prune),
       cmocka_unit_test(test_alloc_sweep),
   };
 

@@ -127,10 +127,21 @@ enum rs_q {
   Q_FAILURES,
   Q_READY,
   Q_RAWLIST,
+  Q_USAGE,
+  Q_PRUNE_FAILURE,
+  Q_PRUNE_POLICY,
+  Q_PRUNE_UNLINK,
+  Q_PRUNE_REPORT,
+  Q_PRUNE_RAW,
   Q_COUNT_
 };
 
 #define RS_DOMAIN_ARG "lower(rtrim(?2, '.'))"
+
+/* The reports that a prune before ?1 deletes. */
+#define RS_PRUNED_REPORTS                                                      \
+  "SELECT r.id FROM report r JOIN raw w ON w.id = r.raw_id WHERE "            \
+  "w.received < ?1"
 
 static const char *const rs_sql[Q_COUNT_] = {
     [Q_FIND] = "SELECT id FROM report WHERE report_id = ?1 AND "
@@ -178,6 +189,20 @@ static const char *const rs_sql[Q_COUNT_] = {
                   "report_id, organization, findings, warnings, size, "
                   "CASE WHEN ?2 THEN bytes END FROM raw WHERE received >= "
                   "?1 ORDER BY id",
+    [Q_USAGE] = "SELECT count(*), total(size) FROM raw WHERE received >= ?1 "
+                "AND (?2 IS NULL OR substr(source, 1, length(?2)) = ?2)",
+    /* Prune: the reports parsed from inputs received before ?1, their
+     * rows, then the inputs; a later duplicate of a pruned report stays,
+     * unlinked. */
+    [Q_PRUNE_FAILURE] = "DELETE FROM failure WHERE policy IN (SELECT id FROM "
+                        "policy WHERE report IN (" RS_PRUNED_REPORTS "))",
+    [Q_PRUNE_POLICY] = "DELETE FROM policy WHERE report IN ("
+                       RS_PRUNED_REPORTS ")",
+    [Q_PRUNE_UNLINK] = "UPDATE raw SET duplicate_of = NULL WHERE received >= "
+                       "?1 AND duplicate_of IN (" RS_PRUNED_REPORTS ")",
+    [Q_PRUNE_REPORT] = "DELETE FROM report WHERE id IN (" RS_PRUNED_REPORTS
+                       ")",
+    [Q_PRUNE_RAW] = "DELETE FROM raw WHERE received < ?1",
 };
 
 struct mts_rpt_store {
@@ -871,4 +896,94 @@ enum mts_status mts_rpt_store_raw(struct mts_rpt_store *st, int64_t since,
     }
   }
   return rs_end_query(st, q, rc, "cannot read the raw inputs");
+}
+
+enum mts_status mts_rpt_store_usage(struct mts_rpt_store *st, int64_t since,
+                                    const char *source_prefix,
+                                    uint64_t *inputs, uint64_t *bytes) {
+  sqlite3_stmt *q;
+  enum mts_status w;
+  int rc;
+
+  if (inputs != NULL) {
+    *inputs = 0;
+  }
+  if (bytes != NULL) {
+    *bytes = 0;
+  }
+  if (st == NULL) {
+    return MTS_EINVAL;
+  }
+  w = rs_watch(st);
+  if (w != MTS_OK) {
+    return w;
+  }
+  q = st->q[Q_USAGE];
+  (void)sqlite3_bind_int64(q, 1, since);
+  mts_sqlite_bind_text(q, 2, source_prefix);
+  rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    if (inputs != NULL) {
+      *inputs = rs_col_u64(q, 0);
+    }
+    if (bytes != NULL) {
+      *bytes = rs_col_u64(q, 1);
+    }
+    rc = SQLITE_DONE;
+  }
+  return rs_end_query(st, q, rc, "cannot count the stored inputs");
+}
+
+enum mts_status mts_rpt_store_prune(struct mts_rpt_store *st, int64_t before,
+                                    uint64_t *inputs, uint64_t *reports) {
+  static const enum rs_q steps[] = {Q_PRUNE_FAILURE, Q_PRUNE_POLICY,
+                                    Q_PRUNE_UNLINK, Q_PRUNE_REPORT,
+                                    Q_PRUNE_RAW};
+  uint64_t nreports = 0, ninputs = 0;
+  enum mts_status ret;
+  size_t i;
+  int rc = SQLITE_OK;
+
+  if (inputs != NULL) {
+    *inputs = 0;
+  }
+  if (reports != NULL) {
+    *reports = 0;
+  }
+  if (st == NULL) {
+    return MTS_EINVAL;
+  }
+  ret = rs_watch(st);
+  if (ret == MTS_OK) {
+    ret = mts_sqlite_begin(&st->sql);
+  }
+  if (ret != MTS_OK) {
+    return ret;
+  }
+  for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    sqlite3_stmt *q = st->q[steps[i]];
+    int changed;
+
+    (void)sqlite3_bind_int64(q, 1, before);
+    rc = rs_step(st, q, "cannot prune the store", NULL);
+    if (rc != SQLITE_OK) {
+      return mts_sqlite_end(&st->sql, mts_sqlite_status(rc));
+    }
+    changed = sqlite3_changes(st->sql.db);
+    if (steps[i] == Q_PRUNE_REPORT) {
+      nreports = changed > 0 ? (uint64_t)changed : 0;
+    } else if (steps[i] == Q_PRUNE_RAW) {
+      ninputs = changed > 0 ? (uint64_t)changed : 0;
+    }
+  }
+  ret = mts_sqlite_end(&st->sql, MTS_OK);
+  if (ret == MTS_OK) {
+    if (inputs != NULL) {
+      *inputs = ninputs;
+    }
+    if (reports != NULL) {
+      *reports = nreports;
+    }
+  }
+  return ret;
 }
