@@ -31,7 +31,10 @@
  *   415             another Content-Type;
  *   429             the client address is over its rate (Retry-After);
  *   500             the store failed (the sender may retry);
- *   503             out of memory.
+ *   503             out of memory;
+ *   507             the day's store quota is used up (Retry-After: the
+ *                   seconds to the next UTC day; RFC 8460 5.5 senders
+ *                   retry for 24 hours).
  * The response body is one line of text/plain. A refused request's body,
  * up to twice max_body, is read and dropped before the answer: a client
  * that writes its whole body before it reads would otherwise see a TCP
@@ -46,6 +49,17 @@
  * table is full, idle (full) buckets are dropped, and if none is idle
  * the new address shares one overflow bucket (bounded memory under a
  * flood of addresses).
+ *
+ * Daily quota: what POSTs may add to the store in one UTC day (of the
+ * context's clock) is bounded by `max_bytes_per_day`, counted as the
+ * store counts it (the decompressed documents, or the body as sent when
+ * it is kept raw) over every input whose source starts with "https:",
+ * read from the store at start and on each new day, so a restart does
+ * not reset it. Once the count reaches the quota, requests are answered
+ * 507 on their headers and nothing more is stored that day; the request
+ * that crosses the quota is still stored whole (at most max_body, or 64
+ * MiB of documents decompressed, past it). Mail and files taken in by
+ * `mtasts report ingest` are not counted: the MTA's limits bound those.
  *
  * TLS: with tls_cert_pem and tls_key_pem set, the server speaks HTTPS
  * (libmicrohttpd with GnuTLS); without them it speaks plain HTTP, for
@@ -99,6 +113,12 @@ extern "C" {
  * body, seconds: 10 MiB at 100 KB/s fits; a client that sends a byte
  * now and then to stay under the idle timeout is cut off here. */
 #define MTS_RPT_RECEIVER_REQUEST_TIMEOUT 120u
+/* Default daily quota of stored bytes from POSTs: 256 MiB. Real reports
+ * are a few KiB each (docs/decisions.md REP-10), so this holds tens of
+ * thousands a day; a flood fills a disk no faster than this. */
+#define MTS_RPT_RECEIVER_DAY_QUOTA (256ull * 1024u * 1024u)
+/* max_bytes_per_day: no quota. */
+#define MTS_RPT_RECEIVER_NO_QUOTA UINT64_MAX
 
 struct mts_rpt_receiver_config {
   const char *addr;          /* numeric IPv4 or IPv6 ("::" also takes
@@ -119,6 +139,8 @@ struct mts_rpt_receiver_config {
                                 reverse proxy in front: every connection
                                 comes from its address) */
   unsigned request_timeout_s; /* 0: MTS_RPT_RECEIVER_REQUEST_TIMEOUT */
+  uint64_t max_bytes_per_day; /* 0: MTS_RPT_RECEIVER_DAY_QUOTA;
+                                 MTS_RPT_RECEIVER_NO_QUOTA: none */
 };
 
 /* Counters since start. */
@@ -131,6 +153,7 @@ struct mts_rpt_receiver_stats {
   uint64_t bad_type;   /* 415 */
   uint64_t limited;    /* 429 */
   uint64_t other;      /* 404, 405, 500, 503 */
+  uint64_t over_quota; /* 507 */
 };
 
 struct mts_rpt_receiver;
@@ -144,7 +167,8 @@ struct mts_rpt_receiver;
  * \param[out] out   the running receiver; NULL on failure.
  * \return MTS_OK; MTS_EINVAL (bad address, cert without key, NULL
  * argument); MTS_EUNAVAIL (TLS asked for but libmicrohttpd was built
- * without it); MTS_EIO (cannot bind or start; logged); MTS_ENOMEM.
+ * without it); MTS_EIO (cannot bind or start, or cannot read the day's
+ * usage from the store; logged); MTS_ENOMEM.
  */
 MTS_API MTS_WUR enum mts_status
 mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,

@@ -1,6 +1,6 @@
 /*
  * cmd_report.c - `mtasts report <subcommand>`: TLS reports (RFC 8460).
- * Receiving side (issue 7): ingest, summary, ready, html, serve.
+ * Receiving side (issue 7): ingest, summary, ready, html, serve, prune.
  * Sending side (issue 6): show, send, dump.
  */
 #include <string.h>
@@ -30,7 +30,11 @@ static const struct report_cmd report_cmds[] = {
      "        a static page with plots (no JavaScript)"},
     {"serve", cmd_report_serve,
      "serve [--db FILE] --listen ADDR:PORT [--tls-cert F --tls-key F]\n"
-     "        [--max-size BYTES] [--rate N/MIN]   receive rua=https: POSTs"},
+     "        [--max-size BYTES] [--rate N/MIN] [--max-per-day SIZE]\n"
+     "        receive rua=https: POSTs"},
+    {"prune", cmd_report_prune,
+     "prune [--db FILE] --older-than DAYS [--json]\n"
+     "        delete what was received more than DAYS days ago"},
     {"show", cmd_report_show,
      "show [--state FILE] [--day YYYY-MM-DD] [--domain D] [--json]\n"
      "        outbound: what this host's reports will say"},

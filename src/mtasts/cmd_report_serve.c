@@ -5,10 +5,13 @@
  *   mtasts report serve [--db FILE] --listen ADDR:PORT [--path P]
  *                       [--tls-cert F --tls-key F] [--max-size BYTES]
  *                       [--rate N[/MIN]] [--burst N]
- *                       [--max-conn-per-ip N] [-v]
+ *                       [--max-conn-per-ip N] [--max-per-day SIZE] [-v]
  *
  * ADDR is numeric: 127.0.0.1, 0.0.0.0, [::1], [::]. PORT 0 takes a free
- * port; the line "listening on ADDR:PORT" on stdout says which. Without
+ * port; the line "listening on ADDR:PORT" on stdout says which.
+ * --max-per-day bounds what POSTs add to the store in one UTC day
+ * (bytes, or with a K, M or G suffix; 0: no bound; default 256M); past
+ * it requests are answered 507 until the next UTC day. Without
  * --tls-cert the server speaks plain HTTP (for a TLS-terminating reverse
  * proxy in front). SIGTERM and SIGINT stop it cleanly: open requests
  * are finished or closed, the store is closed. Exit: 0 stopped by a
@@ -55,6 +58,46 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out) {
     v = v * 10 + (uint64_t)(s[i] - '0');
   }
   *out = v;
+  return true;
+}
+
+/* A byte count with an optional K, M or G (binary) suffix. */
+static bool parse_size(const char *s, uint64_t *out) {
+  char num[24];
+  size_t n = strlen(s);
+  unsigned shift = 0;
+  uint64_t v;
+
+  if (n > 0) {
+    switch (s[n - 1]) {
+    case 'k':
+    case 'K':
+      shift = 10;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      break;
+    default:
+      break;
+    }
+  }
+  if (shift != 0) {
+    n--;
+  }
+  if (n == 0 || n >= sizeof num) {
+    return false;
+  }
+  memcpy(num, s, n);
+  num[n] = '\0';
+  if (!parse_u64(num, UINT64_MAX >> shift, &v)) {
+    return false;
+  }
+  *out = v << shift;
   return true;
 }
 
@@ -141,14 +184,14 @@ static char *read_pem(const char *path) {
 static void serve_usage(void) {
   cli_err("usage: mtasts report serve [--db FILE] --listen ADDR:PORT "
           "[--path P] [--tls-cert FILE --tls-key FILE] [--max-size BYTES] "
-          "[--rate N/MIN] [--burst N] [--max-conn-per-ip N] [-v]");
+          "[--rate N/MIN] [--burst N] [--max-conn-per-ip N] "
+          "[--max-per-day SIZE] [-v]");
 }
 
 int cmd_report_serve(int argc, char **argv) {
   struct mts_rpt_receiver_config cfg;
   struct mts_rpt_receiver_stats stats;
   const char *db = NULL, *listen = NULL, *cert_file = NULL, *key_file = NULL;
-  const char *env;
   char addr[64];
   char *cert = NULL, *key = NULL;
   struct mts_ctx *ctx = NULL;
@@ -219,6 +262,14 @@ int cmd_report_serve(int argc, char **argv) {
         return CLI_EX_USAGE;
       }
       cfg.max_conn_per_ip = n == 0 ? MTS_RPT_RECEIVER_UNLIMITED : (unsigned)n;
+    } else if (strcmp(a, "--max-per-day") == 0) {
+      if (!parse_size(v, &n)) {
+        cli_err("report serve: --max-per-day: bytes, or with a K, M or G "
+                "suffix (0: no limit), not '%s'",
+                v);
+        return CLI_EX_USAGE;
+      }
+      cfg.max_bytes_per_day = n == 0 ? MTS_RPT_RECEIVER_NO_QUOTA : n;
     } else {
       cli_err("report serve: unknown option '%s'", a);
       serve_usage();
@@ -251,10 +302,7 @@ int cmd_report_serve(int argc, char **argv) {
     cfg.tls_cert_pem = cert;
     cfg.tls_key_pem = key;
   }
-  if (db == NULL) {
-    env = getenv("MTASTS_REPORT_DB");
-    db = env != NULL && env[0] != '\0' ? env : "tlsrpt.db";
-  }
+  db = cli_report_db(db);
   ctx = cli_ctx();
   if (ctx == NULL) {
     goto done;
@@ -305,14 +353,16 @@ int cmd_report_serve(int argc, char **argv) {
   (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
   printf("stopped (signal %d): %llu requests, %llu stored, %llu duplicate, "
          "%llu rejected, %llu too big, %llu wrong type, %llu rate-limited, "
-         "%llu other\n",
+         "%llu over the daily quota, %llu other\n",
          sig, (unsigned long long)stats.requests,
          (unsigned long long)stats.stored,
          (unsigned long long)stats.duplicates,
          (unsigned long long)stats.rejected,
          (unsigned long long)stats.too_big,
          (unsigned long long)stats.bad_type,
-         (unsigned long long)stats.limited, (unsigned long long)stats.other);
+         (unsigned long long)stats.limited,
+         (unsigned long long)stats.over_quota,
+         (unsigned long long)stats.other);
   ret = CLI_EX_OK;
 
 done:

@@ -181,7 +181,7 @@ if stop_server; then
 else
 	fail "serve: SIGTERM" "exit status $?"
 fi
-if grep -q '^stopped (signal 15): 25 requests, 18 stored, 1 duplicate, 2 rejected, 1 too big, 1 wrong type, 0 rate-limited, 2 other$' "$T/tls.out"; then
+if grep -q '^stopped (signal 15): 25 requests, 18 stored, 1 duplicate, 2 rejected, 1 too big, 1 wrong type, 0 rate-limited, 0 over the daily quota, 2 other$' "$T/tls.out"; then
 	pass "serve: final counters"
 else
 	fail "serve: final counters" "$(tail -1 "$T/tls.out")"
@@ -208,6 +208,76 @@ if start_server plain --db "$T/plain.db" --listen 127.0.0.1:0 --rate 2/min; then
 else
 	fail "serve plain" "did not start"
 fi
+# the daily quota (1 KiB here; each report is 966 bytes): the POST that
+# crosses it is stored, the next is answered 507 with a Retry-After of
+# the seconds to the next UTC day, and a restart does not reset the count
+post_h() { # URL FILE HEADERS-OUT
+	curl -s -D "$3" -o /dev/null -w '%{http_code}' --max-time 20 --noproxy '*' \
+		-H 'Content-Type: application/tlsrpt+json' --data-binary "@$2" "$1"
+}
+if start_server quota --db "$T/quota.db" --listen 127.0.0.1:0 --max-per-day 1K; then
+	P="http://127.0.0.1:$PORT/"
+	expect_status "quota: 1st (966 of 1024 bytes)" 201 "$(post "$P" application/tlsrpt+json "$FIX/google-2026-11-01.json")"
+	expect_status "quota: 2nd crosses it, still stored" 201 "$(post "$P" application/tlsrpt+json "$FIX/google-2026-11-02.json")"
+	expect_status "quota: 3rd over it" 507 "$(post_h "$P" "$FIX/google-2026-11-03.json" "$T/h507")"
+	ra=$(sed -n 's/^[Rr]etry-[Aa]fter: *\([0-9]*\).*/\1/p' "$T/h507")
+	left=$((86400 - $(date -u +%s) % 86400))
+	if [ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le 86400 ] && [ $((ra - left)) -le 5 ] && [ $((left - ra)) -le 5 ]; then
+		pass "507 has Retry-After: the seconds to the next UTC day ($ra)"
+	else
+		fail "507 Retry-After" "got '$ra', $left s to midnight UTC"
+	fi
+	stop_server || fail "quota: SIGTERM" "exit status $?"
+	grep -q ' 1 over the daily quota, ' "$T/quota.out" && pass "quota: counted at stop" ||
+		fail "quota: counted at stop" "$(tail -1 "$T/quota.out")"
+	if start_server quota2 --db "$T/quota.db" --listen 127.0.0.1:0 --max-per-day 1K; then
+		expect_status "quota: still used up after a restart" 507 \
+			"$(post "http://127.0.0.1:$PORT/" application/tlsrpt+json "$FIX/google-2026-11-03.json")"
+		stop_server || fail "quota2: SIGTERM" "exit status $?"
+	else
+		fail "serve quota2" "did not start"
+	fi
+	if start_server quota3 --db "$T/quota.db" --listen 127.0.0.1:0 --max-per-day 0; then
+		expect_status "quota: --max-per-day 0 is no quota" 201 \
+			"$(post "http://127.0.0.1:$PORT/" application/tlsrpt+json "$FIX/google-2026-11-03.json")"
+		stop_server || fail "quota3: SIGTERM" "exit status $?"
+	else
+		fail "serve quota3" "did not start"
+	fi
+else
+	fail "serve quota" "did not start"
+fi
+"$MTASTS" report serve --listen 127.0.0.1:0 --max-per-day 12X >/dev/null 2>&1
+expect_status "serve --max-per-day 12X: usage" 64 "$?"
+
+# retention: prune deletes what was received before the cut, with its
+# reports, and keeps the rest (rows aged with the sqlite3 shell)
+out=$("$MTASTS" report prune --db "$T/quota.db" --older-than 1)
+expect_status "prune: nothing old yet" 0 "$?"
+case $out in
+"$T/quota.db: deleted 0 inputs and 0 reports received before $(date -u -d @$(($(date -u +%s) - 86400)) +%Y-%m-%dT)"[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z)
+	pass "prune: says what it did" ;;
+*) fail "prune: output" "$out" ;;
+esac
+if command -v sqlite3 >/dev/null 2>&1; then
+	sqlite3 "$T/quota.db" "UPDATE raw SET received = received - 3 * 86400 WHERE report_id = '2026-11-01T00:00:00Z_example.com'"
+	out=$("$MTASTS" report prune --db "$T/quota.db" --older-than 2 --json)
+	expect_status "prune --json" 0 "$?"
+	printf '%s' "$out" | grep -q '"inputs": 1,' && printf '%s' "$out" | grep -q '"reports": 1$' &&
+		pass "prune: the aged input and its report deleted" || fail "prune: aged input" "$out"
+	n=$(sqlite3 "$T/quota.db" 'SELECT count(*) FROM report')
+	[ "$n" = 2 ] && pass "prune: the other reports kept" || fail "prune: others kept" "$n reports"
+	n=$(sqlite3 "$T/quota.db" 'SELECT count(*) FROM policy WHERE report NOT IN (SELECT id FROM report)')
+	[ "$n" = 0 ] && pass "prune: no policy row left without its report" || fail "prune: orphan policies" "$n"
+else
+	echo "skip: prune of aged rows (no sqlite3 shell)"
+fi
+"$MTASTS" report prune --db "$T/quota.db" >/dev/null 2>&1
+expect_status "prune without --older-than: usage" 64 "$?"
+"$MTASTS" report prune --db "$T/none.db" --older-than 5 >/dev/null 2>&1
+expect_status "prune: no store" 66 "$?"
+[ ! -e "$T/none.db" ] && pass "prune: creates no store" || fail "prune: created a store" ""
+
 # bad command lines
 "$MTASTS" report serve --db "$T/x.db" >/dev/null 2>&1
 expect_status "serve without --listen: usage" 64 "$?"

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -878,6 +879,111 @@ static void test_unlimited_per_ip(void **state) {
   f->rcv = NULL;
 }
 
+static size_t on_header(char *p, size_t size, size_t n, void *arg) {
+  long *retry = arg;
+  size_t len = size * n;
+
+  if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0) {
+    *retry = strtol(p + 13, NULL, 10);
+  }
+  return len;
+}
+
+/* POST \p body; \return the status, *retry the Retry-After (-1: none). */
+static long post_retry(const struct fixture *f, const char *body,
+                       long *retry) {
+  CURL *c = curl_easy_init();
+  struct curl_slist *h = NULL;
+  long code = -1;
+
+  assert_non_null(c);
+  *retry = -1;
+  curl_easy_setopt(c, CURLOPT_URL, f->url);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, retry);
+  h = curl_slist_append(h, "Content-Type: application/tlsrpt+json");
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  }
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return code;
+}
+
+/* The daily quota: the POST that crosses it is stored, the next gets 507
+ * with the seconds to the next UTC day; a new UTC day starts from zero;
+ * a restarted receiver reads the day's count from the store; inputs from
+ * other sources do not count; NO_QUOTA is none. */
+static void test_day_quota(void **state) {
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  struct mts_rpt_receiver_stats stats;
+  enum mts_rpt_store_outcome out;
+  char *r[6];
+  size_t len;
+  long retry;
+  int i;
+  struct raws raws;
+
+  for (i = 0; i < 6; i++) {
+    char id[8];
+
+    snprintf(id, sizeof id, "d%d", i);
+    r[i] = report_json(id);
+  }
+  len = strlen(r[0]);
+  f->clock.now += 3600; /* 2026-12-01T01:00:00Z */
+  /* A big input from a file the same day counts for nothing here. */
+  assert_int_equal(mts_rpt_store_add(f->store, NULL, (const uint8_t *)r[5],
+                                     len, "file:big", "test", &out),
+                   MTS_OK);
+  memset(&c, 0, sizeof c);
+  c.max_bytes_per_day = len + 1;
+  start(f, &c);
+  assert_int_equal(post_retry(f, r[0], &retry), 201);
+  assert_int_equal(retry, -1);
+  assert_int_equal(post_retry(f, r[1], &retry), 201); /* crosses it */
+  assert_int_equal(post_retry(f, r[2], &retry), 507);
+  assert_int_equal(retry, 23 * 3600);
+  f->clock.now += 23 * 3600 - 1; /* 23:59:59Z, still used up */
+  assert_int_equal(post_retry(f, r[2], &retry), 507);
+  assert_int_equal(retry, 1);
+  f->clock.now += 1; /* the next UTC day */
+  assert_int_equal(post_retry(f, r[2], &retry), 201);
+  mts_rpt_receiver_stats(f->rcv, &stats);
+  assert_int_equal(stats.over_quota, 2);
+  assert_int_equal(stats.stored, 3);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+
+  /* A restart the same day: r2's bytes are read back from the store. */
+  start(f, &c);
+  assert_int_equal(post_retry(f, r[3], &retry), 201);
+  assert_int_equal(post_retry(f, r[4], &retry), 507);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+
+  /* No quota. */
+  c.max_bytes_per_day = MTS_RPT_RECEIVER_NO_QUOTA;
+  start(f, &c);
+  assert_int_equal(post_retry(f, r[4], &retry), 201);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+
+  read_raws(f, &raws);
+  assert_int_equal(raws.n, 6); /* refused POSTs store nothing */
+  assert_string_equal(raws.report_id[5], "d4");
+  for (i = 0; i < 6; i++) {
+    free(r[i]);
+  }
+}
+
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
   struct mts_rpt_receiver_config c;
@@ -914,6 +1020,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unlimited_per_ip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_day_quota, setup, teardown),
       cmocka_unit_test_setup_teardown(test_doc_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_request, setup,
                                       teardown),

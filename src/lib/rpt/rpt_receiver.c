@@ -69,6 +69,9 @@ struct mts_rpt_receiver {
   size_t max_body;
   uint64_t request_ms; /* headers to end of body, at most */
   struct limiter lim;
+  uint64_t day_quota;  /* bytes from "https:" a UTC day may store */
+  int64_t quota_day;   /* the UTC day used_today counts */
+  uint64_t used_today; /* bytes stored from "https:" that day */
   pthread_mutex_t mu;
   struct mts_rpt_receiver_stats stats;
 };
@@ -76,6 +79,7 @@ struct mts_rpt_receiver {
 struct req {
   unsigned refusal;        /* decided, answered once the body is drained */
   const char *refusal_msg; /* static text for it */
+  unsigned retry_after;    /* seconds, for a 503 over the quota */
   bool answered;           /* on the headers: MHD drops the rest */
   uint8_t *body;
   size_t len, cap;
@@ -276,6 +280,9 @@ static void count(struct mts_rpt_receiver *r, unsigned status) {
   case 429:
     r->stats.limited++;
     break;
+  case 507:
+    r->stats.over_quota++;
+    break;
   default:
     r->stats.other++;
     break;
@@ -283,10 +290,12 @@ static void count(struct mts_rpt_receiver *r, unsigned status) {
   pthread_mutex_unlock(&r->mu);
 }
 
+/* Answer \p status with \p msg; \p retry_after (seconds, 0: none) goes
+ * in a Retry-After header (429 always says 60). */
 static enum MHD_Result answer(struct mts_rpt_receiver *r,
                               struct MHD_Connection *conn, unsigned status,
-                              const char *msg) {
-  char text[320];
+                              const char *msg, unsigned retry_after) {
+  char text[320], retry[24];
   int n = snprintf(text, sizeof text, "%u %.280s\n", status, msg);
   struct MHD_Response *resp;
   enum MHD_Result ret;
@@ -299,6 +308,10 @@ static enum MHD_Result answer(struct mts_rpt_receiver *r,
     text[n - 1] = '\n';
   }
   count(r, status);
+  if (status == 429 && retry_after == 0) {
+    retry_after = 60;
+  }
+  snprintf(retry, sizeof retry, "%u", retry_after);
   resp = MHD_create_response_from_buffer((size_t)n, text,
                                          MHD_RESPMEM_MUST_COPY);
   if (resp == NULL) {
@@ -309,8 +322,8 @@ static enum MHD_Result answer(struct mts_rpt_receiver *r,
       (status == 405 &&
        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST") !=
            MHD_YES) ||
-      (status == 429 &&
-       MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60") !=
+      (retry_after != 0 &&
+       MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry) !=
            MHD_YES)) {
     MHD_destroy_response(resp);
     return MHD_NO;
@@ -325,6 +338,7 @@ struct outcome {
   struct mts_rpt_receiver *r;
   const char *source;
   unsigned docs, fresh, dups, rejected;
+  uint64_t bytes;      /* stored */
   enum mts_status err; /* first store failure */
   char reason[200];
 };
@@ -364,6 +378,7 @@ static enum mts_status store_doc(void *arg,
   if (st != MTS_OK) {
     o->err = st;
   } else {
+    o->bytes += len;
     if (out == MTS_RPT_STORE_NEW) {
       o->fresh++;
     } else if (out == MTS_RPT_STORE_DUPLICATE) {
@@ -400,6 +415,7 @@ static unsigned process(struct mts_rpt_receiver *r, struct req *q,
    * too, since unpack reads it. */
   st = mts_rpt_unpack_mem(r->ctx, q->body, q->len, &hints, &limits,
                           store_doc, &o, NULL, &err);
+  r->used_today += o.bytes;
   if (st == MTS_ENOMEM || o.err == MTS_ENOMEM) {
     *msg = "out of memory";
     return 503;
@@ -422,6 +438,7 @@ static unsigned process(struct mts_rpt_receiver *r, struct req *q,
       *msg = "store failed, try again later";
       return sst == MTS_ENOMEM ? 503 : 500;
     }
+    r->used_today += q->len;
     *msg = buf;
     return 400;
   }
@@ -437,6 +454,7 @@ static unsigned process(struct mts_rpt_receiver *r, struct req *q,
       *msg = "store failed, try again later";
       return 500;
     }
+    r->used_today += q->len;
     *msg = buf;
     return 400;
   }
@@ -496,6 +514,34 @@ static bool drain_first(const struct mts_rpt_receiver *r,
          NULL;
 }
 
+/* Whether today's quota is used up; on a new UTC day the count is read
+ * from the store again (another receiver may share it). \p retry: the
+ * seconds to the next UTC day. */
+static bool over_quota(struct mts_rpt_receiver *r, unsigned *retry) {
+  int64_t now = mts_ctx_now(r->ctx);
+  int64_t day = mts_rpt_store_day(now);
+
+  if (r->day_quota == UINT64_MAX) {
+    return false;
+  }
+  if (day != r->quota_day) {
+    uint64_t used = 0;
+
+    if (mts_rpt_store_usage(r->store, day, "https:", NULL, &used) !=
+        MTS_OK) {
+      /* Logged by the store; count from zero rather than refuse. */
+      used = 0;
+    }
+    r->quota_day = day;
+    r->used_today = used;
+  }
+  if (r->used_today < r->day_quota) {
+    return false;
+  }
+  *retry = (unsigned)(day + 86400 - now);
+  return true;
+}
+
 /* Checks on the headers alone; \return 0 or the refusal status. */
 static unsigned check_headers(struct mts_rpt_receiver *r,
                               struct MHD_Connection *conn, const char *url,
@@ -531,6 +577,10 @@ static unsigned check_headers(struct mts_rpt_receiver *r,
   if (content_length(conn, &v) && v > r->max_body) {
     *msg = "report too large";
     return 413;
+  }
+  if (over_quota(r, &q->retry_after)) {
+    *msg = "the store's quota for today is used up, try again tomorrow";
+    return 507;
   }
   return 0;
 }
@@ -587,14 +637,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
   if (q == NULL) {
     q = mts_calloc(r->ctx, 1, sizeof *q);
     if (q == NULL) {
-      return answer(r, conn, 503, "out of memory");
+      return answer(r, conn, 503, "out of memory", 0);
     }
     *con_cls = q;
     q->deadline_ms = mono_ms() + r->request_ms;
     status = check_headers(r, conn, url, method, q, &msg);
     if (status != 0 && !drain_first(r, conn)) {
       q->answered = true;
-      return answer(r, conn, status, msg);
+      return answer(r, conn, status, msg, q->retry_after);
     }
     q->refusal = status;
     q->refusal_msg = msg;
@@ -629,14 +679,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
   }
   q->answered = true;
   if (q->refusal != 0) {
-    return answer(r, conn, q->refusal, q->refusal_msg);
+    return answer(r, conn, q->refusal, q->refusal_msg, q->retry_after);
   }
   status = process(r, q, &msg, buf, sizeof buf);
   if (mts_log_enabled(r->ctx, MTS_LOG_INFO)) {
     mts_log(r->ctx, MTS_LOG_INFO, "tlsrpt receiver: %s: %zu bytes: %u %.200s",
             q->client, q->len, status, msg);
   }
-  return answer(r, conn, status, msg);
+  return answer(r, conn, status, msg, 0);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -775,6 +825,15 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
   r->lim.overflow.units = r->lim.burst;
   r->lim.overflow.last = mts_ctx_now(ctx);
   r->lim.last_sweep = INT64_MIN;
+  r->day_quota = cfg->max_bytes_per_day != 0 ? cfg->max_bytes_per_day
+                                             : MTS_RPT_RECEIVER_DAY_QUOTA;
+  r->quota_day = mts_rpt_store_day(mts_ctx_now(ctx));
+  if (r->day_quota != UINT64_MAX &&
+      mts_rpt_store_usage(store, r->quota_day, "https:", NULL,
+                          &r->used_today) != MTS_OK) {
+    free_receiver(r);
+    return MTS_EIO;
+  }
   r->lim.tab = mts_calloc(ctx, cap, sizeof *r->lim.tab);
   if (r->lim.tab == NULL ||
       (cfg->path != NULL &&
