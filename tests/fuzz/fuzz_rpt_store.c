@@ -22,7 +22,10 @@
  *   one of the page's own elements (or is its DOCTYPE), no element has
  *   an on* attribute or a link out of the page (every href starts
  *   '#'), and every '&' starts one of the page's own character
- *   references.
+ *   references;
+ * - usage counts the two inputs and twice their bytes; a prune after
+ *   them deletes both and the report (when usable), and leaves no
+ *   summary, failure, readiness or raw row behind.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -297,6 +300,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     check_page(html, hlen);
     mts_rpt_html_free(ctx, html);
+  }
+  {
+    uint64_t n = 0, bytes = 0, inputs = 0, reports = 0;
+
+    if (mts_rpt_store_usage(st, INT64_MIN, "fuzz", &n, &bytes) != MTS_OK ||
+        n != 2 || bytes != 2 * (uint64_t)size ||
+        mts_rpt_store_prune(st, mts_ctx_now(ctx) + 1, &inputs, &reports) !=
+            MTS_OK ||
+        inputs != 2 || reports != (usable ? 1u : 0u) ||
+        mts_rpt_store_usage(st, INT64_MIN, NULL, &n, &bytes) != MTS_OK ||
+        n != 0 || bytes != 0) {
+      abort();
+    }
+    memset(&s, 0, sizeof(s));
+    if (mts_rpt_store_raw(st, 0, 0, false, on_raw, &s) != MTS_OK ||
+        mts_rpt_store_summary(st, NULL, INT64_MIN, on_summary, on_failure,
+                              &s) != MTS_OK ||
+        mts_rpt_store_readiness(st, NULL, 0, 1, 2, 2, on_ready, &s) !=
+            MTS_OK ||
+        s.nraw != 0 || s.nsum != 0 || s.fsessions != 0 || s.nready != 0) {
+      abort();
+    }
   }
   mts_rpt_report_destroy(r);
   mts_rpt_store_close(st);
