@@ -996,6 +996,107 @@ static void test_many_lines_still_parse(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* A message with \p head, then \p n copies of \p line, then \p tail. */
+static struct text repeat_mail(const char *head, const char *line, size_t n,
+                               const char *tail) {
+  struct text m = {NULL, 0, 0};
+  size_t i;
+
+  text_str(&m, head);
+  for (i = 0; i < n; i++) {
+    text_str(&m, line);
+  }
+  text_str(&m, tail);
+  return m;
+}
+
+/* Parse \p m; \return the status, with the tally in \p t. */
+static enum mts_status parse_text(struct mts_ctx *ctx, struct text *m,
+                                  struct tally *t) {
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+  enum mts_status st;
+
+  memset(t, 0, sizeof(*t));
+  st = mts_rpt_mime_parse(ctx, (const uint8_t *)m->p, m->n, NULL, tally, t,
+                          &res, &err);
+  free(m->p);
+  m->p = NULL;
+  return st;
+}
+
+/* Header fields are counted before GMime builds them (~500 bytes each:
+ * a 4 MB mail of "X:y" lines took 509 MB in `mtasts report ingest`):
+ * 10,000 in a message pass, one more is refused early, wherever they
+ * are (the message's headers, a part's, an attached message's) and
+ * whatever the name (GMime takes "" and "{x" too); lines that look like
+ * fields in a body are not counted. */
+static void test_many_fields(void **state) {
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m;
+  struct tally t;
+  size_t base;
+  double t0;
+
+  (void)state;
+  /* the message's own: From, Content-Type and N more; the JSON line
+   * right after the headers has a ':' before any space and counts too
+   * (it could be an attached message's first field): 10,000 */
+  m = repeat_mail("From: a@b.example\nContent-Type: application/json\n",
+                  "X:y\n", MTS_RPT_MIME_FIELDS_MAX - 3, "\n{\"a\":1}\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_OK);
+  assert_int_equal(t.docs, 1);
+  assert_int_equal(t.errors, 0);
+  m = repeat_mail("From: a@b.example\nContent-Type: application/json\n",
+                  "X:y\n", 1000000, "\n{\"a\":1}\n");
+  base = heap_in_use();
+  t0 = now_s();
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
+  assert_true(now_s() - t0 < 1.0);
+  if (t.heap > base + 16u * 1024 * 1024) {
+    fail_msg("%zu bytes in use at the error", t.heap - base);
+  }
+  assert_int_equal(t.docs, 0);
+  assert_int_equal(t.errors, 1);
+  assert_string_equal(t.code, "mime-too-many-fields");
+  assert_string_equal(t.message,
+                      "more than 10000 header fields; not parsed");
+  m = repeat_mail("From: a@b.example\nContent-Type: application/json\n",
+                  ":y\n", MTS_RPT_MIME_FIELDS_MAX - 1, "\n{\"a\":1}\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
+  assert_string_equal(t.code, "mime-too-many-fields");
+  m = repeat_mail("From: a@b.example\nContent-Type: application/json\n",
+                  "{\"x\":y\n", MTS_RPT_MIME_FIELDS_MAX - 1, "\n{\"a\":1}\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
+
+  /* a part's headers: 2 + 10,000 + one Content-Type */
+  m = repeat_mail("From: a@b.example\nContent-Type: multipart/mixed; "
+                  "boundary=b\n\n--b\n",
+                  "X-A:y\n", MTS_RPT_MIME_FIELDS_MAX,
+                  "Content-Type: application/json\n\n{\"a\":1}\n--b--\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
+  assert_string_equal(t.code, "mime-too-many-fields");
+
+  /* an attached message's, after its part's headers */
+  m = repeat_mail("From: a@b.example\nContent-Type: multipart/mixed; "
+                  "boundary=b\n\n--b\nContent-Type: message/rfc822\n\n",
+                  "X:y\n", MTS_RPT_MIME_FIELDS_MAX,
+                  "\nbody\n--b--\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
+  assert_string_equal(t.code, "mime-too-many-fields");
+
+  /* body lines with colons: not fields, the report is read */
+  m = repeat_mail("From: a@b.example\nContent-Type: multipart/mixed; "
+                  "boundary=b\n\n--b\nContent-Type: text/plain\n\nHello\n",
+                  "Policy-Domain: example.com\n", 2 * MTS_RPT_MIME_FIELDS_MAX,
+                  "--b\nContent-Type: application/json\n\n{\"a\":1}\n"
+                  "--b--\n");
+  assert_int_equal(parse_text(ctx, &m, &t), MTS_OK);
+  assert_int_equal(t.docs, 1);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- mbox ---- */
 
 static void test_mbox(void **state) {
@@ -1173,6 +1274,58 @@ static void test_mbox_many_parts(void **state) {
   mts_ctx_destroy(ctx);
 }
 
+/* In an mbox, fields are counted per message, also across the scan's
+ * read buffers (lines of ~100 bytes, 1 MB per message): exactly
+ * 10,000 pass, 10,001 are refused and the next message is read. */
+static void test_mbox_many_fields(void **state) {
+  static const char field[] =
+      "X-Padding-Field-Name-To-Cross-Buffers: "
+      "0123456789012345678901234567890123456789012345678901234567\n";
+  struct mts_test_alloc a;
+  struct mts_ctx *ctx = mts_test_ctx(&a, 0);
+  struct text m = {NULL, 0, 0};
+  FILE *f = tmpfile();
+  struct got g;
+  struct mts_rpt_mime_result res;
+  struct mts_rpt_unpack_error err;
+  size_t i;
+
+  (void)state;
+  assert_non_null(f);
+  memset(&g, 0, sizeof(g));
+  /* From, Content-Type, 9,997 and the JSON line after them: 10,000 */
+  text_str(&m, "From a@b Thu Jan  1 00:00:00 1970\nFrom: a@b.example\n"
+               "Content-Type: application/json\n");
+  for (i = 0; i < MTS_RPT_MIME_FIELDS_MAX - 3; i++) {
+    text_str(&m, field);
+  }
+  text_str(&m, "\n{\"n\":1}\n\n");
+  text_str(&m, "From b@b Thu Jan  1 00:00:00 1970\nFrom: a@b.example\n"
+               "Content-Type: application/json\n");
+  for (i = 0; i < MTS_RPT_MIME_FIELDS_MAX - 2; i++) {
+    text_str(&m, field);
+  }
+  text_str(&m, "\n{\"n\":2}\n\n");
+  text_str(&m, "From c@b Thu Jan  1 00:00:00 1970\nSubject: three\n"
+               "Content-Type: application/json\n\n{\"n\":3}\n");
+  assert_int_equal(fwrite(m.p, 1, m.n, f), m.n);
+  fflush(f);
+  assert_int_equal(mts_rpt_mime_mbox_each(ctx, fileno(f), NULL, collect, &g,
+                                          &res, &err),
+                   MTS_OK);
+  assert_int_equal(res.nmessages, 3);
+  assert_int_equal(g.n, 3);
+  assert_string_equal(g.it[0].data, "{\"n\":1}\n");
+  assert_false(g.it[1].is_doc);
+  assert_string_equal(g.it[1].code, "mime-too-many-fields");
+  assert_int_equal(g.it[1].mbox_index, 1);
+  assert_string_equal(g.it[2].data, "{\"n\":3}\n");
+  got_free(&g);
+  fclose(f);
+  free(m.p);
+  mts_ctx_destroy(ctx);
+}
+
 /* ---- allocation failures ---- */
 
 static enum mts_status sweep_op(struct mts_ctx *ctx, void *arg) {
@@ -1220,9 +1373,11 @@ int main(void) {
       cmocka_unit_test(test_budget_docs),
       cmocka_unit_test(test_many_parts_refused_early),
       cmocka_unit_test(test_many_lines_still_parse),
+      cmocka_unit_test(test_many_fields),
       cmocka_unit_test(test_mbox),
       cmocka_unit_test(test_mbox_errors),
       cmocka_unit_test(test_mbox_many_parts),
+      cmocka_unit_test(test_mbox_many_fields),
       cmocka_unit_test(test_alloc_sweep),
   };
 

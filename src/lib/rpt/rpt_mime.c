@@ -10,8 +10,8 @@
  *
  * GMime builds the whole tree before anything can be counted, with
  * g_malloc, which aborts when memory runs out; so a message is first
- * scanned for the lines every MIME entity needs (structure_lines) and
- * refused above a loose bound, as rpt_unpack pre-scans a zip's central
+ * scanned for the lines every MIME entity needs and for its header
+ * fields (structure_lines) and refused above a loose bound, as rpt_unpack pre-scans a zip's central
  * directory. The unpack budget (bytes, documents) is one per message:
  * each report part gets what the parts before it left.
  */
@@ -332,35 +332,107 @@ static bool collect_meta(struct walker *w, GMimeMessage *msg) {
 /* ---- counting the tree ---- */
 
 /*
- * Before GMime sees the bytes: count the lines that start with "--"
- * (every boundary line does: each entity inside a multipart needs one,
- * each multipart one more to close) and the lines that start with
- * "Content-Type" in any case (an attached message, message/rfc822, is
- * an entity without a boundary line; each level of such nesting needs
- * one). GMime splits lines at LF only, so do we.
+ * Before GMime sees the bytes, count per message:
+ * - the lines that start with "--" (every boundary line does: each
+ *   entity inside a multipart needs one, each multipart one more to
+ *   close);
+ * - the lines that start with "Content-Type" in any case (an attached
+ *   message, message/rfc822, is an entity without a boundary line; each
+ *   level of such nesting needs one);
+ * - the header fields GMime will build, about 500 bytes each (a 4 MB
+ *   mail of "X:y" lines took 509 MB): in a header block, a line that
+ *   does not start with white space and has a ':' before any white
+ *   space (GMime takes any such name, even "" or "{x"; a line with a
+ *   space before the colon, or none, ends its headers). Header blocks
+ *   are the message's first lines and the lines after any "--" line
+ *   (a superset of GMime's part headers); after the empty line that
+ *   ends one, header-like lines still count (the headers of an
+ *   attached message follow its part's headers that way). A name
+ *   longer than FIELD_SCAN bytes counts too, unread.
+ * GMime splits lines at LF only, so do we.
  */
-static void count_line(const uint8_t *line, size_t avail, size_t *dashes,
-                       size_t *types) {
+#define FIELD_SCAN 998u
+
+struct line_counts {
+  size_t dashes, types, fields;
+  bool in_header;    /* in a header block */
+  bool after_header; /* the empty line that ended one was just seen */
+};
+
+static void counts_begin(struct line_counts *c) {
+  memset(c, 0, sizeof(*c));
+  c->in_header = true;
+}
+
+/* A header field's first line (see above), judged on \p avail bytes
+ * (at least FIELD_SCAN, or the whole line). */
+static bool field_line(const uint8_t *line, size_t avail) {
+  size_t i, n = avail < FIELD_SCAN ? avail : FIELD_SCAN;
+
+  for (i = 0; i < n; i++) {
+    uint8_t c = line[i];
+
+    if (c == ':') {
+      return true;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      return false;
+    }
+  }
+  return n == FIELD_SCAN;
+}
+
+static void count_line(const uint8_t *line, size_t avail,
+                       struct line_counts *c) {
+  bool blank = avail == 0 || line[0] == '\n' ||
+               (line[0] == '\r' && avail >= 2 && line[1] == '\n');
+
   if (avail >= 2 && line[0] == '-' && line[1] == '-') {
-    (*dashes)++;
-  } else if (avail >= 12 &&
-             mts_ascii_caseeq(line, 12, (const uint8_t *)"content-type", 12)) {
-    (*types)++;
+    c->dashes++;
+    c->in_header = true; /* a part's headers may follow */
+    c->after_header = false;
+    return;
+  }
+  if (avail >= 12 &&
+      mts_ascii_caseeq(line, 12, (const uint8_t *)"content-type", 12)) {
+    c->types++;
+  }
+  if (!c->in_header && !c->after_header) {
+    return;
+  }
+  if (blank) {
+    c->after_header = c->in_header;
+    c->in_header = false;
+  } else if (line[0] == ' ' || line[0] == '\t') {
+    c->after_header = false; /* a continuation, or content */
+  } else if (field_line(line, avail)) {
+    c->fields++;
+    c->in_header = true;
+    c->after_header = false;
+  } else {
+    c->in_header = false;
+    c->after_header = false;
   }
 }
 
-/* The counts over \p len bytes, each stopping at \p stop + 1. Linear,
- * no allocation. */
-static void structure_lines(const uint8_t *d, size_t len, size_t stop,
-                            size_t *dashes, size_t *types) {
+/* Whether \p c passes a bound. */
+static bool counts_over(const struct line_counts *c) {
+  return c->dashes > MTS_RPT_MIME_LINES_MAX ||
+         c->types > MTS_RPT_MIME_LINES_MAX ||
+         c->fields > MTS_RPT_MIME_FIELDS_MAX;
+}
+
+/* The counts over \p len bytes, stopping once one passes its bound.
+ * Linear, no allocation. */
+static void structure_lines(const uint8_t *d, size_t len,
+                            struct line_counts *c) {
   size_t i = 0;
 
-  *dashes = 0;
-  *types = 0;
-  while (i < len && *dashes <= stop && *types <= stop) {
+  counts_begin(c);
+  while (i < len && !counts_over(c)) {
     const uint8_t *nl;
 
-    count_line(d + i, len - i, dashes, types);
+    count_line(d + i, len - i, c);
     nl = memchr(d + i, '\n', len - i);
     if (nl == NULL) {
       break;
@@ -369,20 +441,27 @@ static void structure_lines(const uint8_t *d, size_t len, size_t stop,
   }
 }
 
-/* Refuse a message whose structure lines pass MTS_RPT_MIME_LINES_MAX:
- * it could not be within MTS_RPT_MIME_PARTS_MAX entities, and GMime
- * would build every one of them first. \return true when refused. */
-static bool too_many_lines(struct walker *w, size_t dashes, size_t types) {
-  if (dashes <= MTS_RPT_MIME_LINES_MAX && types <= MTS_RPT_MIME_LINES_MAX) {
+/* Refuse a message whose counts pass a bound: more boundary or
+ * Content-Type lines than MTS_RPT_MIME_PARTS_MAX entities could have, or
+ * more header fields than MTS_RPT_MIME_FIELDS_MAX; GMime would build
+ * every one of them first. \return true when refused. */
+static bool too_many_lines(struct walker *w, const struct line_counts *c) {
+  if (!counts_over(c)) {
     return false;
+  }
+  if (c->fields > MTS_RPT_MIME_FIELDS_MAX) {
+    mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-fields",
+               "more than %u header fields; not parsed",
+               MTS_RPT_MIME_FIELDS_MAX);
+    return true;
   }
   mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-parts",
              "more than %u lines start with \"%s\" (%s): more than %u "
              "MIME parts; not parsed",
              MTS_RPT_MIME_LINES_MAX,
-             dashes > MTS_RPT_MIME_LINES_MAX ? "--" : "Content-Type",
-             dashes > MTS_RPT_MIME_LINES_MAX ? "boundaries"
-                                             : "attached messages",
+             c->dashes > MTS_RPT_MIME_LINES_MAX ? "--" : "Content-Type",
+             c->dashes > MTS_RPT_MIME_LINES_MAX ? "boundaries"
+                                                : "attached messages",
              MTS_RPT_MIME_PARTS_MAX);
   return true;
 }
@@ -391,7 +470,7 @@ static bool too_many_lines(struct walker *w, size_t dashes, size_t types) {
 struct mbox_span {
   gint64 from;          /* its "From " line; -1: no message */
   gint64 end;           /* the next message's "From " line, or the end */
-  size_t dashes, types; /* as structure_lines(), not stopped */
+  struct line_counts counts; /* as structure_lines(), not stopped */
   char marker[160];     /* the start of its "From " line */
 };
 
@@ -410,8 +489,7 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
 
   sp->from = -1;
   sp->end = size;
-  sp->dashes = 0;
-  sp->types = 0;
+  counts_begin(&sp->counts);
   sp->marker[0] = '\0';
   while (pos < size) {
     size_t want = size - pos < (gint64)bufsz ? (size_t)(size - pos) : bufsz;
@@ -428,9 +506,11 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
       if (at_start) {
         size_t avail = got - i;
 
-        /* a line start is judged on its first 12 bytes: when fewer are
-         * in the buffer, read again from the line start */
-        if (avail < 12 && i > 0 && pos + (gint64)got < size) {
+        /* a line start is judged on its first FIELD_SCAN bytes: when
+         * fewer are in the buffer and its end is not, read again from
+         * the line start */
+        if (avail < FIELD_SCAN && i > 0 && pos + (gint64)got < size &&
+            memchr(buf + i, '\n', avail) == NULL) {
           break;
         }
         if (avail >= 5 && memcmp(buf + i, "From ", 5) == 0) {
@@ -450,7 +530,7 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
           memcpy(sp->marker, buf + i, k);
           sp->marker[k] = '\0';
         } else if (sp->from >= 0) {
-          count_line(buf + i, avail, &sp->dashes, &sp->types);
+          count_line(buf + i, avail, &sp->counts);
         }
       }
       nl = memchr(buf + i, '\n', got - i);
@@ -1048,10 +1128,10 @@ enum mts_status mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg,
     goto done;
   }
   {
-    size_t dashes, types;
+    struct line_counts counts;
 
-    structure_lines(msg, len, MTS_RPT_MIME_LINES_MAX, &dashes, &types);
-    if (too_many_lines(&w, dashes, types)) {
+    structure_lines(msg, len, &counts);
+    if (too_many_lines(&w, &counts)) {
       st = w.stop;
       goto done;
     }
@@ -1111,8 +1191,7 @@ static bool mbox_refuse(struct walker *w, const struct mbox_span *sp,
                         enum mts_status *st) {
   bool big = sp->end - sp->from > (gint64)MTS_RPT_MIME_MESSAGE_MAX;
 
-  if (sp->from < 0 || (!big && sp->dashes <= MTS_RPT_MIME_LINES_MAX &&
-                       sp->types <= MTS_RPT_MIME_LINES_MAX)) {
+  if (sp->from < 0 || (!big && !counts_over(&sp->counts))) {
     return false;
   }
   *st = msg_begin(w, w->res.nmessages, sp->marker);
@@ -1122,7 +1201,7 @@ static bool mbox_refuse(struct walker *w, const struct mbox_span *sp,
                  "message %zu is larger than %u bytes", w->meta.mbox_index,
                  MTS_RPT_MIME_MESSAGE_MAX);
     } else {
-      (void)too_many_lines(w, sp->dashes, sp->types);
+      (void)too_many_lines(w, &sp->counts);
     }
     *st = w->stop;
   }
