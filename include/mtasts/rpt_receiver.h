@@ -67,10 +67,16 @@
  * is the proxy's: forwarded headers are not trusted). RFC 8460 5.4
  * wants HTTPS on the public side either way.
  *
+ * Slow clients: at most max_conn_per_ip connections per address; the
+ * headers must be complete within header_timeout_s of the connection
+ * (or of its previous request), and the body within request_timeout_s
+ * of the headers; a connection idle for timeout_s is closed.
+ *
  * Threads: libmicrohttpd runs one internal thread that handles every
  * connection (MHD_USE_INTERNAL_POLLING_THREAD, no thread per
  * connection), so the store and the context are used by that one
- * thread only. Between mts_rpt_receiver_start() and
+ * thread only; a watchdog thread only shuts down sockets of connections
+ * past their header deadline. Between mts_rpt_receiver_start() and
  * mts_rpt_receiver_destroy() the caller must not use \p ctx or the
  * store; mts_rpt_receiver_port() and mts_rpt_receiver_stats() may be
  * called from any thread.
@@ -113,6 +119,12 @@ extern "C" {
  * body, seconds: 10 MiB at 100 KB/s fits; a client that sends a byte
  * now and then to stay under the idle timeout is cut off here. */
 #define MTS_RPT_RECEIVER_REQUEST_TIMEOUT 120u
+/* Default time from accepting a connection (or the end of its last
+ * request) to the end of the next request's headers, TLS handshake
+ * included, seconds: a sender sends them at once; a client that sends a
+ * header byte now and then to stay under the idle timeout is cut off
+ * here. */
+#define MTS_RPT_RECEIVER_HEADER_TIMEOUT 30u
 /* Default daily quota of stored bytes from POSTs: 256 MiB. Real reports
  * are a few KiB each (docs/decisions.md REP-10), so this holds tens of
  * thousands a day; a flood fills a disk no faster than this. */
@@ -139,6 +151,7 @@ struct mts_rpt_receiver_config {
                                 reverse proxy in front: every connection
                                 comes from its address) */
   unsigned request_timeout_s; /* 0: MTS_RPT_RECEIVER_REQUEST_TIMEOUT */
+  unsigned header_timeout_s;  /* 0: MTS_RPT_RECEIVER_HEADER_TIMEOUT */
   uint64_t max_bytes_per_day; /* 0: MTS_RPT_RECEIVER_DAY_QUOTA;
                                  MTS_RPT_RECEIVER_NO_QUOTA: none */
 };
@@ -154,6 +167,7 @@ struct mts_rpt_receiver_stats {
   uint64_t limited;    /* 429 */
   uint64_t other;      /* 404, 405, 500, 503 */
   uint64_t over_quota; /* 507 */
+  uint64_t header_timeouts; /* connections closed waiting for headers */
 };
 
 struct mts_rpt_receiver;

@@ -353,7 +353,8 @@ int cmd_report_serve(int argc, char **argv) {
   (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
   printf("stopped (signal %d): %llu requests, %llu stored, %llu duplicate, "
          "%llu rejected, %llu too big, %llu wrong type, %llu rate-limited, "
-         "%llu over the daily quota, %llu other\n",
+         "%llu over the daily quota, %llu other; %llu connections cut "
+         "waiting for headers\n",
          sig, (unsigned long long)stats.requests,
          (unsigned long long)stats.stored,
          (unsigned long long)stats.duplicates,
@@ -362,7 +363,8 @@ int cmd_report_serve(int argc, char **argv) {
          (unsigned long long)stats.bad_type,
          (unsigned long long)stats.limited,
          (unsigned long long)stats.over_quota,
-         (unsigned long long)stats.other);
+         (unsigned long long)stats.other,
+         (unsigned long long)stats.header_timeouts);
   ret = CLI_EX_OK;
 
 done:

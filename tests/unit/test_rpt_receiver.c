@@ -853,6 +853,100 @@ static void test_slow_clients(void **state) {
   f->rcv = NULL;
 }
 
+/* Headers trickled a byte at a time, never idle for the 30 s timeout:
+ * the connection is closed at header_timeout_s (1 s here), logged and
+ * counted; a client that sent its headers at once is not touched, and
+ * a kept-alive connection gets the deadline again for its next
+ * request. Before, only the idle timeout applied. */
+static void test_slow_headers(void **state) {
+  static const char head[] = "POST / HTTP/1.1\r\nHost: x\r\n"
+                             "Content-Type: application/tlsrpt+json\r\n"
+                             "Content-Length: 100\r\n\r\n";
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  struct mts_rpt_receiver_stats stats;
+  int slow, fast, idle, t;
+  bool closed = false;
+  char b;
+
+  memset(&c, 0, sizeof c);
+  c.header_timeout_s = 1;
+  c.request_timeout_s = 30;
+  c.timeout_s = 30;
+  start(f, &c);
+  slow = raw_open(f, "POST / HTTP/1.1\r\nHost: x\r\n");
+  fast = raw_open(f, head); /* headers complete, body pending */
+  idle = raw_connect(f);    /* sends nothing: cut too */
+  for (t = 0; t < 40 && !closed; t++) {
+    if (send(slow, "X", 1, MSG_NOSIGNAL) != 1) {
+      break; /* closed already */
+    }
+    closed = raw_readable(slow, 200);
+  }
+  closed = closed || raw_readable(slow, 1000);
+  assert_true(closed);
+  assert_true(t >= 4); /* not before the deadline */
+  assert_true(read(slow, &b, 1) <= 0);
+  assert_true(raw_readable(idle, 2000));
+  assert_true(read(idle, &b, 1) <= 0);
+  /* the one past its headers is waiting for its body, untouched */
+  assert_false(raw_readable(fast, 300));
+  close(slow);
+  close(idle);
+  close(fast);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+  /* nothing of the kind with the default (30 s) */
+  memset(&c, 0, sizeof c);
+  start(f, &c);
+  slow = raw_open(f, "POST / HTTP/1.1\r\nHost: x\r\n");
+  assert_false(raw_readable(slow, 1500));
+  mts_rpt_receiver_stats(f->rcv, &stats);
+  assert_int_equal(stats.header_timeouts, 0);
+  close(slow);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+}
+
+/* A kept-alive connection: its second request gets the header deadline
+ * again, counted from the end of the first. */
+static void test_keepalive_header_deadline(void **state) {
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  struct mts_rpt_receiver_stats stats;
+  char *rep = report_json("ka1");
+  char head[2048], buf[512];
+  int fd, n;
+  char b;
+
+  memset(&c, 0, sizeof c);
+  c.header_timeout_s = 1;
+  start(f, &c);
+  snprintf(head, sizeof head,
+           "POST / HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Length: %zu\r\n\r\n%s",
+           strlen(rep), rep);
+  assert_true(strlen(head) < sizeof head - 1);
+  fd = raw_open(f, head);
+  assert_true(raw_readable(fd, 10000));
+  n = (int)read(fd, buf, sizeof buf - 1);
+  assert_true(n > 12);
+  buf[n] = '\0';
+  assert_non_null(strstr(buf, "HTTP/1.1 201"));
+  /* kept alive; no next request: closed after about a second */
+  assert_false(raw_readable(fd, 500));
+  assert_true(raw_readable(fd, 3000));
+  assert_true(read(fd, &b, 1) <= 0);
+  close(fd);
+  mts_rpt_receiver_stats(f->rcv, &stats);
+  assert_int_equal(stats.header_timeouts, 1);
+  assert_int_equal(stats.stored, 1);
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+  free(rep);
+}
+
 /* MTS_RPT_RECEIVER_UNLIMITED lifts the per-address limit (a reverse
  * proxy in front): 12 connections from one address all stay open. */
 static void test_unlimited_per_ip(void **state) {
@@ -1018,6 +1112,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rate_many_clients, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_headers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keepalive_header_deadline, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_unlimited_per_ip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_day_quota, setup, teardown),

@@ -5,8 +5,19 @@
  * headers are in (every check that needs no body is done there, so a
  * refused upload is never read), once per piece of body, and once more
  * at the end, when the body is unpacked, parsed and stored. All of it
- * runs on MHD's one internal thread; the counters are the only state
- * another thread reads, under a mutex.
+ * runs on MHD's one internal thread; the counters and the connection
+ * list are the only state another thread touches, under a mutex.
+ *
+ * MHD's timeout is an idle timeout, and handle() first runs once the
+ * headers are complete, so a client that sends a header byte now and
+ * then would hold its connection for ever. A watchdog thread closes
+ * those: each connection is listed from MHD's "started" notification to
+ * its "closed" one (MHD calls that before it closes the socket, and the
+ * entry is removed under the mutex the watchdog holds while it calls
+ * shutdown(), so the watchdog never touches a descriptor MHD has
+ * closed); an entry waiting for headers longer than header_timeout_s is
+ * shut down, and MHD then closes it. The watchdog does not log (the
+ * context is MHD's thread's): the "closed" notification does.
  */
 #include <mtasts/rpt_receiver.h>
 
@@ -58,6 +69,16 @@ struct limiter {
   uint64_t burst; /* units */
 };
 
+/* A connection, from MHD's "started" to its "closed" notification. */
+struct conn {
+  struct conn *prev, *next;
+  int fd;
+  uint64_t since_ms; /* accepted, or the last request completed */
+  bool in_request;   /* headers complete, handle() has it */
+  bool cut;          /* shut down by the watchdog */
+  char client[INET6_ADDRSTRLEN + 8];
+};
+
 struct mts_rpt_receiver {
   struct mts_ctx *ctx;
   struct mts_rpt_store *store;
@@ -72,8 +93,14 @@ struct mts_rpt_receiver {
   uint64_t day_quota;  /* bytes from "https:" a UTC day may store */
   int64_t quota_day;   /* the UTC day used_today counts */
   uint64_t used_today; /* bytes stored from "https:" that day */
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* stats, conns, stopping */
   struct mts_rpt_receiver_stats stats;
+  struct conn *conns;
+  uint64_t header_ms; /* accept or last request to headers, at most */
+  pthread_t watchdog;
+  pthread_cond_t wake; /* on CLOCK_MONOTONIC */
+  bool watching;       /* the watchdog thread runs */
+  bool stopping;
 };
 
 struct req {
@@ -635,6 +662,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 
   (void)version;
   if (q == NULL) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *c = ci != NULL ? ci->socket_context : NULL;
+
+    if (c != NULL) {
+      pthread_mutex_lock(&r->mu);
+      c->in_request = true;
+      pthread_mutex_unlock(&r->mu);
+    }
     q = mts_calloc(r->ctx, 1, sizeof *q);
     if (q == NULL) {
       return answer(r, conn, 503, "out of memory", 0);
@@ -693,14 +729,148 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
   struct mts_rpt_receiver *r = cls;
   struct req *q = *con_cls;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  struct conn *c = ci != NULL ? ci->socket_context : NULL;
 
-  (void)conn;
   (void)toe;
+  if (c != NULL) {
+    /* a kept-alive connection waits for the next request's headers */
+    pthread_mutex_lock(&r->mu);
+    c->in_request = false;
+    c->since_ms = mono_ms();
+    pthread_mutex_unlock(&r->mu);
+  }
   if (q != NULL) {
     mts_free(r->ctx, q->body);
     mts_free(r->ctx, q);
     *con_cls = NULL;
   }
+}
+
+/* MHD's connection notifications: list the connection, or unlist it. A
+ * connection that cannot be listed is shut down (it could not be
+ * watched). */
+static void notify(void *cls, struct MHD_Connection *conn,
+                   void **socket_context, enum MHD_ConnectionNotificationCode
+                                              code) {
+  struct mts_rpt_receiver *r = cls;
+  struct conn *c = *socket_context;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    uint8_t key[17];
+
+    c = mts_calloc(r->ctx, 1, sizeof *c);
+    if (c == NULL || fi == NULL) {
+      mts_free(r->ctx, c);
+      if (fi != NULL) {
+        (void)shutdown(fi->connect_fd, SHUT_RDWR);
+      }
+      return;
+    }
+    c->fd = fi->connect_fd;
+    c->since_ms = mono_ms();
+    if (!client_of(conn, key, c->client, sizeof c->client)) {
+      snprintf(c->client, sizeof c->client, "unknown");
+    }
+    pthread_mutex_lock(&r->mu);
+    c->next = r->conns;
+    if (r->conns != NULL) {
+      r->conns->prev = c;
+    }
+    r->conns = c;
+    pthread_mutex_unlock(&r->mu);
+    *socket_context = c;
+    return;
+  }
+  if (c == NULL) {
+    return;
+  }
+  pthread_mutex_lock(&r->mu);
+  if (c->prev != NULL) {
+    c->prev->next = c->next;
+  } else {
+    r->conns = c->next;
+  }
+  if (c->next != NULL) {
+    c->next->prev = c->prev;
+  }
+  pthread_mutex_unlock(&r->mu);
+  if (c->cut) {
+    mts_log(r->ctx, MTS_LOG_WARNING,
+            "tlsrpt receiver: %s: headers not complete within %llu s, "
+            "connection closed",
+            c->client, (unsigned long long)(r->header_ms / 1000u));
+  }
+  mts_free(r->ctx, c);
+  *socket_context = NULL;
+}
+
+/* The watchdog: four times a second, shut down the connections that
+ * have waited for their headers too long. */
+static void *watch(void *arg) {
+  struct mts_rpt_receiver *r = arg;
+  struct timespec ts;
+
+  pthread_mutex_lock(&r->mu);
+  while (!r->stopping) {
+    uint64_t now = mono_ms();
+    struct conn *c;
+
+    for (c = r->conns; c != NULL; c = c->next) {
+      if (!c->in_request && !c->cut && now - c->since_ms > r->header_ms) {
+        (void)shutdown(c->fd, SHUT_RDWR);
+        c->cut = true;
+        r->stats.header_timeouts++;
+      }
+    }
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 250000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    (void)pthread_cond_timedwait(&r->wake, &r->mu, &ts);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+/* Start the watchdog; false when it cannot be. */
+static bool watch_start(struct mts_rpt_receiver *r) {
+  pthread_condattr_t ca;
+  bool ok;
+
+  if (pthread_condattr_init(&ca) != 0) {
+    return false;
+  }
+  ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+       pthread_cond_init(&r->wake, &ca) == 0;
+  (void)pthread_condattr_destroy(&ca);
+  if (!ok) {
+    return false;
+  }
+  if (pthread_create(&r->watchdog, NULL, watch, r) != 0) {
+    (void)pthread_cond_destroy(&r->wake);
+    return false;
+  }
+  r->watching = true;
+  return true;
+}
+
+static void watch_stop(struct mts_rpt_receiver *r) {
+  if (!r->watching) {
+    return;
+  }
+  pthread_mutex_lock(&r->mu);
+  r->stopping = true;
+  (void)pthread_cond_signal(&r->wake);
+  pthread_mutex_unlock(&r->mu);
+  (void)pthread_join(r->watchdog, NULL);
+  (void)pthread_cond_destroy(&r->wake);
+  r->watching = false;
 }
 
 #if defined(__GNUC__)
@@ -802,6 +972,10 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
     return MTS_ENOMEM;
   }
   r->max_body = cfg->max_body != 0 ? cfg->max_body : MTS_RPT_RECEIVER_MAX_BODY;
+  r->header_ms = (uint64_t)(cfg->header_timeout_s != 0
+                                ? cfg->header_timeout_s
+                                : MTS_RPT_RECEIVER_HEADER_TIMEOUT) *
+                 1000u;
   r->request_ms = (uint64_t)(cfg->request_timeout_s != 0
                                  ? cfg->request_timeout_s
                                  : MTS_RPT_RECEIVER_REQUEST_TIMEOUT) *
@@ -851,6 +1025,7 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)sa},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)(uintptr_t)completed, r},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)(uintptr_t)notify, r},
         {MHD_OPTION_CONNECTION_LIMIT,
          (intptr_t)(cfg->max_connections != 0 ? cfg->max_connections
                                               : MTS_RPT_RECEIVER_MAX_CONN),
@@ -871,10 +1046,10 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
     };
 
     if (r->cert != NULL) {
-      opts[5].option = MHD_OPTION_HTTPS_MEM_CERT;
-      opts[5].ptr_value = r->cert;
-      opts[6].option = MHD_OPTION_HTTPS_MEM_KEY;
-      opts[6].ptr_value = r->key;
+      opts[6].option = MHD_OPTION_HTTPS_MEM_CERT;
+      opts[6].ptr_value = r->cert;
+      opts[7].option = MHD_OPTION_HTTPS_MEM_KEY;
+      opts[7].ptr_value = r->key;
     }
     /* The logger first: MHD logs options parsed before it to stderr. */
     r->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, handle, r,
@@ -886,6 +1061,12 @@ mts_rpt_receiver_start(struct mts_ctx *ctx, struct mts_rpt_store *store,
             addr, (unsigned)cfg->port);
     free_receiver(r);
     return MTS_EIO;
+  }
+  if (!watch_start(r)) {
+    mts_log(ctx, MTS_LOG_ERR, "tlsrpt receiver: cannot start its watchdog");
+    MHD_stop_daemon(r->mhd);
+    free_receiver(r);
+    return MTS_ENOMEM;
   }
   di = MHD_get_daemon_info(r->mhd, MHD_DAEMON_INFO_BIND_PORT);
   r->port = di != NULL ? di->port : cfg->port;
@@ -911,6 +1092,7 @@ void mts_rpt_receiver_destroy(struct mts_rpt_receiver *r) {
   if (r == NULL) {
     return;
   }
+  watch_stop(r);
   MHD_stop_daemon(r->mhd);
   free_receiver(r);
 }
