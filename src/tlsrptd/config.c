@@ -109,16 +109,18 @@ static void set_u32(struct ld *l, const yaml_node_t *n, const char *key,
 }
 
 /* log_level: mtasts-tlsrptd's names, and as aliases mtastsd's -v names of
- * the same levels. Kept as the first (canonical) name; unset: info. */
+ * the same levels; unset (or null): info. */
 static const struct {
   const char *name;
-  const char *canon;
+  enum mts_log_level level;
 } log_levels[] = {
-    {"err", "err"},     {"warning", "warning"}, {"info", "info"},
-    {"debug", "debug"}, {"error", "err"},       {"warn", "warning"},
+    {"err", MTS_LOG_ERR},     {"warning", MTS_LOG_WARNING},
+    {"info", MTS_LOG_INFO},   {"debug", MTS_LOG_DEBUG},
+    {"error", MTS_LOG_ERR},   {"warn", MTS_LOG_WARNING},
 };
 
-static void set_log_level(struct ld *l, const yaml_node_t *n, char **out) {
+static void set_log_level(struct ld *l, const yaml_node_t *n,
+                          enum mts_log_level *out) {
   const char *s = scalar(n);
   size_t i;
 
@@ -126,17 +128,13 @@ static void set_log_level(struct ld *l, const yaml_node_t *n, char **out) {
     ld_err(l, n, "log_level: a string is wanted");
     return;
   }
-  free(*out);
-  *out = NULL;
+  *out = MTS_LOG_INFO;
   if (is_null(n)) {
     return;
   }
   for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
     if (strcmp(s, log_levels[i].name) == 0) {
-      *out = strdup(log_levels[i].canon);
-      if (*out == NULL) {
-        ld_err(l, n, "out of memory");
-      }
+      *out = log_levels[i].level;
       return;
     }
   }
@@ -445,6 +443,7 @@ struct tlsrptd_config *tlsrptd_config_load(const char *path, char *err,
     return NULL;
   }
   c->socket_mode = -1;
+  c->log_level = MTS_LOG_INFO;
   c->send_window = MTS_RPT_SEND_WINDOW;
   c->https_verify = true;
   c->timeout = 60;
@@ -512,7 +511,6 @@ void tlsrptd_config_free(struct tlsrptd_config *c) {
   }
   free(c->state_db);
   free(c->host_name);
-  free(c->log_level);
   free(c->socket);
   free(c->socket_owner);
   free(c->socket_group);

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mtasts/common.h>
+
 #define TLSRPTD_CONFIG_DEFAULT "/etc/mtasts/mtasts-tlsrptd.yml"
 #define TLSRPTD_STATE_DEFAULT "/var/lib/mtasts-tlsrptd/state.db"
 
@@ -34,7 +36,7 @@ struct tlsrptd_list {
 struct tlsrptd_config {
   char *state_db;
   char *host_name; /* NULL: gethostname() */
-  char *log_level;
+  enum mts_log_level log_level; /* unset: MTS_LOG_INFO */
   /* collector */
   char *socket;
   int socket_mode; /* -1: leave */

@@ -898,24 +898,6 @@ static void usage(FILE *out) {
         out);
 }
 
-/* The config's log_level: unset, or one of the names config.c keeps
- * (it refuses any other value and maps the aliases). */
-static enum mts_log_level parse_level(const char *s) {
-  if (s == NULL || strcmp(s, "info") == 0) {
-    return MTS_LOG_INFO;
-  }
-  if (strcmp(s, "debug") == 0) {
-    return MTS_LOG_DEBUG;
-  }
-  if (strcmp(s, "warning") == 0) {
-    return MTS_LOG_WARNING;
-  }
-  if (strcmp(s, "err") == 0) {
-    return MTS_LOG_ERR;
-  }
-  return MTS_LOG_INFO; /* not reached: config.c checks */
-}
-
 static void write_meta(struct app *a) {
   const struct tlsrptd_config *c = a->cfg;
   char optout[4096];
@@ -1045,7 +1027,7 @@ int main(int argc, char **argv) {
     tlsrptd_config_free(a.cfg);
     return 0;
   }
-  a.level = parse_level(a.cfg->log_level);
+  a.level = a.cfg->log_level;
   if (a.cfg->host_name != NULL) {
     (void)snprintf(a.host, sizeof(a.host), "%s", a.cfg->host_name);
   } else if (gethostname(a.host, sizeof(a.host)) != 0) {

@@ -84,7 +84,7 @@ static void check_config(const struct tlsrptd_config *c) {
 static void compare(const struct tlsrptd_config *a,
                     const struct tlsrptd_config *b) {
   if (!streq(a->state_db, b->state_db) || !streq(a->host_name, b->host_name) ||
-      !streq(a->log_level, b->log_level) || !streq(a->socket, b->socket) ||
+      a->log_level != b->log_level || !streq(a->socket, b->socket) ||
       a->socket_mode != b->socket_mode ||
       !streq(a->socket_owner, b->socket_owner) ||
       !streq(a->socket_group, b->socket_group) ||

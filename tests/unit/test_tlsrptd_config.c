@@ -81,7 +81,7 @@ static void test_example(void **state) {
   if (c == NULL) {
     fail_msg("etc/mtasts-tlsrptd.yml: %s", err);
   }
-  assert_string_equal(c->log_level, "info");
+  assert_int_equal(c->log_level, MTS_LOG_INFO);
   assert_string_equal(c->socket, "/var/spool/postfix/tlsrpt/tlsrpt.sock");
   assert_int_equal(c->socket_mode, 0660);
   assert_string_equal(c->org, "Example Inc.");
@@ -93,9 +93,12 @@ static void test_example(void **state) {
 
 static void test_log_level(void **state) {
   static const struct {
-    const char *given, *kept;
-  } ok[] = {{"err", "err"},     {"warning", "warning"}, {"info", "info"},
-            {"debug", "debug"}, {"error", "err"},       {"warn", "warning"}};
+    const char *given;
+    enum mts_log_level kept;
+  } ok[] = {{"err", MTS_LOG_ERR},     {"warning", MTS_LOG_WARNING},
+            {"info", MTS_LOG_INFO},   {"debug", MTS_LOG_DEBUG},
+            {"error", MTS_LOG_ERR},   {"warn", MTS_LOG_WARNING},
+            {"~", MTS_LOG_INFO}};
   static const char *const bad[] = {"WARN", "fatal", "notice", "", "2"};
   struct fx *f = *state;
   char text[300], err[300];
@@ -109,7 +112,7 @@ static void test_log_level(void **state) {
     if (c == NULL) {
       fail_msg("log_level %s: refused: %s", ok[i].given, err);
     }
-    assert_string_equal(c->log_level, ok[i].kept);
+    assert_int_equal(c->log_level, ok[i].kept);
     tlsrptd_config_free(c);
   }
   for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -150,7 +153,7 @@ static void test_defaults(void **state) {
   if (c == NULL) {
     fail_msg("refused: %s", err);
   }
-  assert_null(c->log_level); /* unset: info (main.c) */
+  assert_int_equal(c->log_level, MTS_LOG_INFO); /* unset: info */
   assert_string_equal(c->state_db, TLSRPTD_STATE_DEFAULT);
   assert_string_equal(c->submitter, "example.com");
   assert_string_equal(c->from, "tlsrpt@example.com");
