@@ -37,10 +37,11 @@
  * aborts the process when memory runs out), so each message is first
  * scanned: more than MTS_RPT_MIME_LINES_MAX lines starting with "--"
  * (boundaries) or with "Content-Type" (any case; attached messages) is
- * "mime-too-many-parts", and more than MTS_RPT_MIME_FIELDS_MAX header
- * fields (lines in header blocks with a ':' before any white space, as
- * GMime reads a field) "mime-too-many-fields", without parsing (in an
- * mbox, that message is passed over and the next one read). The unpack limits
+ * "mime-too-many-parts" without parsing (in an mbox, that message is
+ * passed over and the next one read). Header fields are counted as GMime
+ * parses them: past MTS_RPT_MIME_FIELDS_MAX the input is made to end
+ * there and the message is "mime-too-many-fields" (in an mbox, the next
+ * message is read). The unpack limits
  * (max_total bytes, max_members documents) are a budget per MESSAGE,
  * shared by its report parts in order: each part is unpacked with what
  * the parts before it left (bytes decompressed, delivered or not:
@@ -90,9 +91,10 @@ extern "C" {
  * for content such lines (signature "-- ", PGP armour, rules of dashes)
  * that base64 never has. */
 #define MTS_RPT_MIME_LINES_MAX (4u * MTS_RPT_MIME_PARTS_MAX)
-/* Most header fields in a message handed to GMime (the message's, its
- * parts' and attached messages'): GMime keeps about 500 bytes for each.
- * Report mail has tens to a few hundred (Received, DKIM, ARC). */
+/* Most header fields in a message (the message's, its parts' and
+ * attached messages'), counted as GMime parses them: GMime keeps about
+ * 500 bytes for each. Report mail has tens to a few hundred (Received,
+ * DKIM, ARC). */
 #define MTS_RPT_MIME_FIELDS_MAX 10000u
 
 /* The message a report came in. Strings are valid UTF-8 (GMime decodes

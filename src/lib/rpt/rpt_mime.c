@@ -10,9 +10,11 @@
  *
  * GMime builds the whole tree before anything can be counted, with
  * g_malloc, which aborts when memory runs out; so a message is first
- * scanned for the lines every MIME entity needs and for its header
- * fields (structure_lines) and refused above a loose bound, as rpt_unpack pre-scans a zip's central
- * directory. The unpack budget (bytes, documents) is one per message:
+ * scanned for the lines every MIME entity needs (structure_lines) and
+ * refused above a loose bound, as rpt_unpack pre-scans a zip's central
+ * directory. Header fields (GMime keeps ~500 bytes each) are counted as
+ * GMime parses them (field_guard): past the bound, the stream under the
+ * parser is made to end there, so GMime stops reading. The unpack budget (bytes, documents) is one per message:
  * each report part gets what the parts before it left.
  */
 #include <mtasts/rpt_mime.h>
@@ -332,107 +334,35 @@ static bool collect_meta(struct walker *w, GMimeMessage *msg) {
 /* ---- counting the tree ---- */
 
 /*
- * Before GMime sees the bytes, count per message:
- * - the lines that start with "--" (every boundary line does: each
- *   entity inside a multipart needs one, each multipart one more to
- *   close);
- * - the lines that start with "Content-Type" in any case (an attached
- *   message, message/rfc822, is an entity without a boundary line; each
- *   level of such nesting needs one);
- * - the header fields GMime will build, about 500 bytes each (a 4 MB
- *   mail of "X:y" lines took 509 MB): in a header block, a line that
- *   does not start with white space and has a ':' before any white
- *   space (GMime takes any such name, even "" or "{x"; a line with a
- *   space before the colon, or none, ends its headers). Header blocks
- *   are the message's first lines and the lines after any "--" line
- *   (a superset of GMime's part headers); after the empty line that
- *   ends one, header-like lines still count (the headers of an
- *   attached message follow its part's headers that way). A name
- *   longer than FIELD_SCAN bytes counts too, unread.
- * GMime splits lines at LF only, so do we.
+ * Before GMime sees the bytes: count the lines that start with "--"
+ * (every boundary line does: each entity inside a multipart needs one,
+ * each multipart one more to close) and the lines that start with
+ * "Content-Type" in any case (an attached message, message/rfc822, is
+ * an entity without a boundary line; each level of such nesting needs
+ * one). GMime splits lines at LF only, so do we.
  */
-#define FIELD_SCAN 998u
-
-struct line_counts {
-  size_t dashes, types, fields;
-  bool in_header;    /* in a header block */
-  bool after_header; /* the empty line that ended one was just seen */
-};
-
-static void counts_begin(struct line_counts *c) {
-  memset(c, 0, sizeof(*c));
-  c->in_header = true;
-}
-
-/* A header field's first line (see above), judged on \p avail bytes
- * (at least FIELD_SCAN, or the whole line). */
-static bool field_line(const uint8_t *line, size_t avail) {
-  size_t i, n = avail < FIELD_SCAN ? avail : FIELD_SCAN;
-
-  for (i = 0; i < n; i++) {
-    uint8_t c = line[i];
-
-    if (c == ':') {
-      return true;
-    }
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      return false;
-    }
-  }
-  return n == FIELD_SCAN;
-}
-
-static void count_line(const uint8_t *line, size_t avail,
-                       struct line_counts *c) {
-  bool blank = avail == 0 || line[0] == '\n' ||
-               (line[0] == '\r' && avail >= 2 && line[1] == '\n');
-
+static void count_line(const uint8_t *line, size_t avail, size_t *dashes,
+                       size_t *types) {
   if (avail >= 2 && line[0] == '-' && line[1] == '-') {
-    c->dashes++;
-    c->in_header = true; /* a part's headers may follow */
-    c->after_header = false;
-    return;
-  }
-  if (avail >= 12 &&
-      mts_ascii_caseeq(line, 12, (const uint8_t *)"content-type", 12)) {
-    c->types++;
-  }
-  if (!c->in_header && !c->after_header) {
-    return;
-  }
-  if (blank) {
-    c->after_header = c->in_header;
-    c->in_header = false;
-  } else if (line[0] == ' ' || line[0] == '\t') {
-    c->after_header = false; /* a continuation, or content */
-  } else if (field_line(line, avail)) {
-    c->fields++;
-    c->in_header = true;
-    c->after_header = false;
-  } else {
-    c->in_header = false;
-    c->after_header = false;
+    (*dashes)++;
+  } else if (avail >= 12 &&
+             mts_ascii_caseeq(line, 12, (const uint8_t *)"content-type", 12)) {
+    (*types)++;
   }
 }
 
-/* Whether \p c passes a bound. */
-static bool counts_over(const struct line_counts *c) {
-  return c->dashes > MTS_RPT_MIME_LINES_MAX ||
-         c->types > MTS_RPT_MIME_LINES_MAX ||
-         c->fields > MTS_RPT_MIME_FIELDS_MAX;
-}
-
-/* The counts over \p len bytes, stopping once one passes its bound.
- * Linear, no allocation. */
-static void structure_lines(const uint8_t *d, size_t len,
-                            struct line_counts *c) {
+/* The counts over \p len bytes, each stopping at \p stop + 1. Linear,
+ * no allocation. */
+static void structure_lines(const uint8_t *d, size_t len, size_t stop,
+                            size_t *dashes, size_t *types) {
   size_t i = 0;
 
-  counts_begin(c);
-  while (i < len && !counts_over(c)) {
+  *dashes = 0;
+  *types = 0;
+  while (i < len && *dashes <= stop && *types <= stop) {
     const uint8_t *nl;
 
-    count_line(d + i, len - i, c);
+    count_line(d + i, len - i, dashes, types);
     nl = memchr(d + i, '\n', len - i);
     if (nl == NULL) {
       break;
@@ -441,27 +371,20 @@ static void structure_lines(const uint8_t *d, size_t len,
   }
 }
 
-/* Refuse a message whose counts pass a bound: more boundary or
- * Content-Type lines than MTS_RPT_MIME_PARTS_MAX entities could have, or
- * more header fields than MTS_RPT_MIME_FIELDS_MAX; GMime would build
- * every one of them first. \return true when refused. */
-static bool too_many_lines(struct walker *w, const struct line_counts *c) {
-  if (!counts_over(c)) {
+/* Refuse a message whose structure lines pass MTS_RPT_MIME_LINES_MAX:
+ * it could not be within MTS_RPT_MIME_PARTS_MAX entities, and GMime
+ * would build every one of them first. \return true when refused. */
+static bool too_many_lines(struct walker *w, size_t dashes, size_t types) {
+  if (dashes <= MTS_RPT_MIME_LINES_MAX && types <= MTS_RPT_MIME_LINES_MAX) {
     return false;
-  }
-  if (c->fields > MTS_RPT_MIME_FIELDS_MAX) {
-    mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-fields",
-               "more than %u header fields; not parsed",
-               MTS_RPT_MIME_FIELDS_MAX);
-    return true;
   }
   mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-parts",
              "more than %u lines start with \"%s\" (%s): more than %u "
              "MIME parts; not parsed",
              MTS_RPT_MIME_LINES_MAX,
-             c->dashes > MTS_RPT_MIME_LINES_MAX ? "--" : "Content-Type",
-             c->dashes > MTS_RPT_MIME_LINES_MAX ? "boundaries"
-                                                : "attached messages",
+             dashes > MTS_RPT_MIME_LINES_MAX ? "--" : "Content-Type",
+             dashes > MTS_RPT_MIME_LINES_MAX ? "boundaries"
+                                             : "attached messages",
              MTS_RPT_MIME_PARTS_MAX);
   return true;
 }
@@ -470,7 +393,7 @@ static bool too_many_lines(struct walker *w, const struct line_counts *c) {
 struct mbox_span {
   gint64 from;          /* its "From " line; -1: no message */
   gint64 end;           /* the next message's "From " line, or the end */
-  struct line_counts counts; /* as structure_lines(), not stopped */
+  size_t dashes, types; /* as structure_lines(), not stopped */
   char marker[160];     /* the start of its "From " line */
 };
 
@@ -489,7 +412,8 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
 
   sp->from = -1;
   sp->end = size;
-  counts_begin(&sp->counts);
+  sp->dashes = 0;
+  sp->types = 0;
   sp->marker[0] = '\0';
   while (pos < size) {
     size_t want = size - pos < (gint64)bufsz ? (size_t)(size - pos) : bufsz;
@@ -506,11 +430,9 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
       if (at_start) {
         size_t avail = got - i;
 
-        /* a line start is judged on its first FIELD_SCAN bytes: when
-         * fewer are in the buffer and its end is not, read again from
-         * the line start */
-        if (avail < FIELD_SCAN && i > 0 && pos + (gint64)got < size &&
-            memchr(buf + i, '\n', avail) == NULL) {
+        /* a line start is judged on its first 12 bytes: when fewer are
+         * in the buffer, read again from the line start */
+        if (avail < 12 && i > 0 && pos + (gint64)got < size) {
           break;
         }
         if (avail >= 5 && memcmp(buf + i, "From ", 5) == 0) {
@@ -530,7 +452,7 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
           memcpy(sp->marker, buf + i, k);
           sp->marker[k] = '\0';
         } else if (sp->from >= 0) {
-          count_line(buf + i, avail, &sp->counts);
+          count_line(buf + i, avail, &sp->dashes, &sp->types);
         }
       }
       nl = memchr(buf + i, '\n', got - i);
@@ -545,6 +467,58 @@ static bool mbox_scan(int fd, gint64 off, gint64 size, uint8_t *buf,
     pos += (gint64)i;
   }
   return true;
+}
+
+/*
+ * Header fields, counted by GMime itself: a header callback for every
+ * name (the regex "" matches all) counts them, wherever GMime finds them
+ * (the message's, each part's, attached messages'; GMime also takes
+ * names with blanks before the colon, and goes on after a line it
+ * ignores, so a count of our own could be fooled). Past
+ * MTS_RPT_MIME_FIELDS_MAX the stream's end bound is set where the parser
+ * has read to: GMime sees the end of the input, finishes with what is
+ * in its buffer (a few hundred fields at most) and returns; the message
+ * is then refused. A 4 MB mail of a million "X:y" lines took 509 MB in
+ * `mtasts report ingest` before; GLib aborts when memory runs out.
+ */
+struct field_guard {
+  GMimeStream *stream; /* borrowed: the parser holds it */
+  size_t count;
+  bool cut;
+};
+
+static void on_field(GMimeParser *parser, const char *name, const char *value,
+                     gint64 offset, gpointer data) {
+  struct field_guard *g = data;
+
+  (void)parser;
+  (void)name;
+  (void)value;
+  (void)offset;
+  if (++g->count > MTS_RPT_MIME_FIELDS_MAX && !g->cut) {
+    g->cut = true;
+    g_mime_stream_set_bounds(g->stream, g->stream->bound_start,
+                             g_mime_stream_tell(g->stream));
+  }
+}
+
+/* A parser over \p stream (the parser takes its own reference) that
+ * counts fields into \p g. */
+static GMimeParser *guarded_parser(GMimeStream *stream,
+                                   struct field_guard *g) {
+  GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+
+  g->stream = stream;
+  g->count = 0;
+  g->cut = false;
+  g_mime_parser_set_header_regex(parser, "", on_field, g);
+  return parser;
+}
+
+static void too_many_fields(struct walker *w) {
+  mime_error(w, NULL, MTS_ETOOBIG, "mime-too-many-fields",
+             "more than %u header fields; not parsed",
+             MTS_RPT_MIME_FIELDS_MAX);
 }
 
 /* Count entities up to limit + 1 and the deepest level. */
@@ -1106,6 +1080,7 @@ enum mts_status mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg,
                                    struct mts_rpt_mime_result *res,
                                    struct mts_rpt_unpack_error *err) {
   struct walker w;
+  struct field_guard guard;
   GMimeStream *stream;
   GMimeParser *parser;
   GMimeMessage *m;
@@ -1128,10 +1103,10 @@ enum mts_status mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg,
     goto done;
   }
   {
-    struct line_counts counts;
+    size_t dashes, types;
 
-    structure_lines(msg, len, &counts);
-    if (too_many_lines(&w, &counts)) {
+    structure_lines(msg, len, MTS_RPT_MIME_LINES_MAX, &dashes, &types);
+    if (too_many_lines(&w, dashes, types)) {
       st = w.stop;
       goto done;
     }
@@ -1139,11 +1114,19 @@ enum mts_status mts_rpt_mime_parse(struct mts_ctx *ctx, const uint8_t *msg,
   gmime_ensure();
   stream = g_mime_stream_mem_new_with_buffer(len > 0 ? (const char *)msg : "",
                                              len);
-  parser = g_mime_parser_new_with_stream(stream);
+  parser = guarded_parser(stream, &guard);
   g_object_unref(stream);
   g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
   m = g_mime_parser_construct_message(parser, NULL);
   g_object_unref(parser);
+  if (guard.cut) {
+    if (m != NULL) {
+      g_object_unref(m);
+    }
+    too_many_fields(&w);
+    st = w.stop;
+    goto done;
+  }
   if (m == NULL) {
     mime_error(&w, NULL, MTS_EPARSE, "mime-parse",
                "GMime could not parse the message");
@@ -1168,8 +1151,10 @@ done:
 }
 
 /* A GMime mbox parser over bytes [\p start, \p end) of \p fd (through
- * a dup(), which the stream owns); NULL when the dup fails. */
-static GMimeParser *mbox_parser(int fd, gint64 start, gint64 end) {
+ * a dup(), which the stream owns), counting fields into \p g; NULL when
+ * the dup fails. */
+static GMimeParser *mbox_parser(int fd, gint64 start, gint64 end,
+                                struct field_guard *g) {
   GMimeStream *stream;
   GMimeParser *parser;
   int fd2 = dup(fd);
@@ -1178,7 +1163,7 @@ static GMimeParser *mbox_parser(int fd, gint64 start, gint64 end) {
     return NULL;
   }
   stream = g_mime_stream_fs_new_with_bounds(fd2, start, end);
-  parser = g_mime_parser_new_with_stream(stream);
+  parser = guarded_parser(stream, g);
   g_object_unref(stream);
   g_mime_parser_set_format(parser, GMIME_FORMAT_MBOX);
   return parser;
@@ -1191,7 +1176,8 @@ static bool mbox_refuse(struct walker *w, const struct mbox_span *sp,
                         enum mts_status *st) {
   bool big = sp->end - sp->from > (gint64)MTS_RPT_MIME_MESSAGE_MAX;
 
-  if (sp->from < 0 || (!big && !counts_over(&sp->counts))) {
+  if (sp->from < 0 || (!big && sp->dashes <= MTS_RPT_MIME_LINES_MAX &&
+                       sp->types <= MTS_RPT_MIME_LINES_MAX)) {
     return false;
   }
   *st = msg_begin(w, w->res.nmessages, sp->marker);
@@ -1201,7 +1187,7 @@ static bool mbox_refuse(struct walker *w, const struct mbox_span *sp,
                  "message %zu is larger than %u bytes", w->meta.mbox_index,
                  MTS_RPT_MIME_MESSAGE_MAX);
     } else {
-      (void)too_many_lines(w, &sp->counts);
+      (void)too_many_lines(w, sp->dashes, sp->types);
     }
     *st = w->stop;
   }
@@ -1215,6 +1201,7 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
                                        struct mts_rpt_mime_result *res,
                                        struct mts_rpt_unpack_error *err) {
   struct walker w;
+  struct field_guard guard;
   struct stat sb;
   GMimeParser *parser;
   enum mts_status st = MTS_OK;
@@ -1235,7 +1222,7 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
     return MTS_ENOMEM;
   }
   gmime_ensure();
-  parser = mbox_parser(fd, 0, size);
+  parser = mbox_parser(fd, 0, size, &guard);
   if (parser == NULL) {
     mts_free(ctx, buf);
     set_err(err, MTS_EIO, "mime-io", "cannot duplicate the file descriptor");
@@ -1260,7 +1247,7 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
         break;
       }
       g_object_unref(parser);
-      parser = mbox_parser(fd, sp.end, size);
+      parser = mbox_parser(fd, sp.end, size, &guard);
       if (parser == NULL) {
         st = MTS_EIO;
         set_err(err, MTS_EIO, "mime-io",
@@ -1269,7 +1256,34 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
       }
       continue;
     }
+    guard.count = 0;
     m = g_mime_parser_construct_message(parser, NULL);
+    if (guard.cut) {
+      /* the stream ends at the cut: refuse the message, go on after it
+       * with a new parser, as mbox_refuse() does */
+      if (m != NULL) {
+        g_object_unref(m);
+      }
+      st = msg_begin(&w, w.res.nmessages, sp.marker);
+      if (st == MTS_OK) {
+        too_many_fields(&w);
+        st = w.stop;
+      }
+      msg_end(&w);
+      g_object_unref(parser);
+      parser = NULL;
+      if (st != MTS_OK) {
+        break;
+      }
+      parser = mbox_parser(fd, sp.end, size, &guard);
+      if (parser == NULL) {
+        st = MTS_EIO;
+        set_err(err, MTS_EIO, "mime-io",
+                "cannot duplicate the file descriptor");
+        break;
+      }
+      continue;
+    }
     if (m == NULL) {
       break;
     }
