@@ -56,9 +56,10 @@
  * it is kept raw) over every input whose source starts with "https:",
  * read from the store at start and on each new day, so a restart does
  * not reset it. Once the count reaches the quota, requests are answered
- * 507 on their headers and nothing more is stored that day; the request
- * that crosses the quota is still stored whole (at most max_body, or 64
- * MiB of documents decompressed, past it). Mail and files taken in by
+ * 507 (checked on the headers, and again when the body is in, before
+ * anything is stored) and nothing more is stored that day; the one
+ * request that crosses the quota is still stored whole (at most
+ * max_body, or 64 MiB of documents decompressed, past it). Mail and files taken in by
  * `mtasts report ingest` are not counted: the MTA's limits bound those.
  *
  * TLS: with tls_cert_pem and tls_key_pem set, the server speaks HTTPS

@@ -4,9 +4,10 @@
  * SQLite file.
  *
  * Nothing received is lost: every input handed to mts_rpt_store_add()
- * is stored raw (until the operator prunes it: mts_rpt_store_prune()) (the decompressed JSON, with where it came from), also
- * when it was rejected; a usable report's rows are stored beside it in
- * the same transaction. Reports are de-duplicated by (report-id,
+ * is stored raw (the decompressed JSON, with where it came from), also
+ * when it was rejected, until the operator prunes it
+ * (mts_rpt_store_prune()); a usable report's rows are stored beside it
+ * in the same transaction. Reports are de-duplicated by (report-id,
  * organization-name): a second copy is recorded as a duplicate of the
  * first and adds no rows.
  *

@@ -1078,6 +1078,50 @@ static void test_day_quota(void **state) {
   }
 }
 
+/* Requests whose headers all came in before any body was stored: the
+ * quota is checked again when each body is in, so only the body that
+ * crosses it is stored past it. Before, all four were stored. */
+static void test_day_quota_concurrent(void **state) {
+  struct fixture *f = *state;
+  struct mts_rpt_receiver_config c;
+  char head[256];
+  char *r[4];
+  int fd[4], i;
+  struct raws raws;
+
+  for (i = 0; i < 4; i++) {
+    char id[8];
+
+    snprintf(id, sizeof id, "c%d", i);
+    r[i] = report_json(id);
+  }
+  memset(&c, 0, sizeof c);
+  c.max_bytes_per_day = strlen(r[0]) + 1;
+  start(f, &c);
+  snprintf(head, sizeof head,
+           "POST / HTTP/1.1\r\nHost: x\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(r[0]));
+  for (i = 0; i < 4; i++) {
+    fd[i] = raw_open(f, head);
+  }
+  assert_false(raw_readable(fd[3], 300)); /* all waiting for bodies */
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(send(fd[i], r[i], strlen(r[i]), MSG_NOSIGNAL),
+                     (ssize_t)strlen(r[i]));
+    assert_int_equal(raw_status(fd[i]), i < 2 ? 201 : 507);
+    close(fd[i]);
+  }
+  mts_rpt_receiver_destroy(f->rcv);
+  f->rcv = NULL;
+  read_raws(f, &raws);
+  assert_int_equal(raws.n, 2);
+  for (i = 0; i < 4; i++) {
+    free(r[i]);
+  }
+}
+
 static void test_ipv6(void **state) {
   struct fixture *f = *state;
   struct mts_rpt_receiver_config c;
@@ -1118,6 +1162,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unlimited_per_ip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_day_quota, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_day_quota_concurrent, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_doc_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_alloc_sweep_request, setup,
                                       teardown),

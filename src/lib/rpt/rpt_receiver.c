@@ -106,7 +106,7 @@ struct mts_rpt_receiver {
 struct req {
   unsigned refusal;        /* decided, answered once the body is drained */
   const char *refusal_msg; /* static text for it */
-  unsigned retry_after;    /* seconds, for a 503 over the quota */
+  unsigned retry_after;    /* seconds, for a 507 over the quota */
   bool answered;           /* on the headers: MHD drops the rest */
   uint8_t *body;
   size_t len, cap;
@@ -541,6 +541,9 @@ static bool drain_first(const struct mts_rpt_receiver *r,
          NULL;
 }
 
+static const char quota_msg[] =
+    "the store's quota for today is used up, try again tomorrow";
+
 /* Whether today's quota is used up; on a new UTC day the count is read
  * from the store again (another receiver may share it). \p retry: the
  * seconds to the next UTC day. */
@@ -554,13 +557,15 @@ static bool over_quota(struct mts_rpt_receiver *r, unsigned *retry) {
   if (day != r->quota_day) {
     uint64_t used = 0;
 
-    if (mts_rpt_store_usage(r->store, day, "https:", NULL, &used) !=
+    if (mts_rpt_store_usage(r->store, day, "https:", NULL, &used) ==
         MTS_OK) {
-      /* Logged by the store; count from zero rather than refuse. */
-      used = 0;
+      r->quota_day = day;
+      r->used_today = used;
+    } else {
+      /* Logged by the store (busy, damaged): count from zero rather
+       * than refuse, and read again at the next request. */
+      r->used_today = 0;
     }
-    r->quota_day = day;
-    r->used_today = used;
   }
   if (r->used_today < r->day_quota) {
     return false;
@@ -606,7 +611,7 @@ static unsigned check_headers(struct mts_rpt_receiver *r,
     return 413;
   }
   if (over_quota(r, &q->retry_after)) {
-    *msg = "the store's quota for today is used up, try again tomorrow";
+    *msg = quota_msg;
     return 507;
   }
   return 0;
@@ -717,6 +722,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
   if (q->refusal != 0) {
     return answer(r, conn, q->refusal, q->refusal_msg, q->retry_after);
   }
+  if (over_quota(r, &q->retry_after)) {
+    /* Again now that the body is in: requests whose headers came
+     * before another's body was stored all passed the first check. */
+    return answer(r, conn, 507, quota_msg, q->retry_after);
+  }
   status = process(r, q, &msg, buf, sizeof buf);
   if (mts_log_enabled(r->ctx, MTS_LOG_INFO)) {
     mts_log(r->ctx, MTS_LOG_INFO, "tlsrpt receiver: %s: %zu bytes: %u %.200s",
@@ -749,8 +759,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* MHD's connection notifications: list the connection, or unlist it. A
- * connection that cannot be listed is shut down (it could not be
- * watched). */
+ * connection that cannot be listed for want of memory is shut down (it
+ * could not be watched). */
 static void notify(void *cls, struct MHD_Connection *conn,
                    void **socket_context, enum MHD_ConnectionNotificationCode
                                               code) {

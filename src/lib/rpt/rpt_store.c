@@ -962,14 +962,14 @@ enum mts_status mts_rpt_store_prune(struct mts_rpt_store *st, int64_t before,
   }
   for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
     sqlite3_stmt *q = st->q[steps[i]];
-    int changed;
+    sqlite3_int64 changed;
 
     (void)sqlite3_bind_int64(q, 1, before);
     rc = rs_step(st, q, "cannot prune the store", NULL);
     if (rc != SQLITE_OK) {
       return mts_sqlite_end(&st->sql, mts_sqlite_status(rc));
     }
-    changed = sqlite3_changes(st->sql.db);
+    changed = sqlite3_changes64(st->sql.db);
     if (steps[i] == Q_PRUNE_REPORT) {
       nreports = changed > 0 ? (uint64_t)changed : 0;
     } else if (steps[i] == Q_PRUNE_RAW) {
