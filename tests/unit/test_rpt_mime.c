@@ -1037,7 +1037,6 @@ static void test_many_fields(void **state) {
   struct text m;
   struct tally t;
   size_t base;
-  double t0;
 
   (void)state;
   /* the message's own: From, Content-Type and 9,998 more */
@@ -1049,9 +1048,7 @@ static void test_many_fields(void **state) {
   m = repeat_mail("From: a@b.example\nContent-Type: application/json\n",
                   "X:y\n", 1000000, "\n{\"a\":1}\n");
   base = heap_in_use();
-  t0 = now_s();
   assert_int_equal(parse_text(ctx, &m, &t), MTS_ETOOBIG);
-  assert_true(now_s() - t0 < 1.0);
   if (t.heap > base + 16u * 1024 * 1024) {
     fail_msg("%zu bytes in use at the error", t.heap - base);
   }
