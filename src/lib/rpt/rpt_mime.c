@@ -1169,6 +1169,22 @@ static GMimeParser *mbox_parser(int fd, gint64 start, gint64 end,
   return parser;
 }
 
+/* Go on at \p from with a new parser (GMime cannot skip a message).
+ * \return false, with *st and \p err set, when it cannot be made
+ * (*parser is then NULL). */
+static bool mbox_next(GMimeParser **parser, int fd, gint64 from, gint64 size,
+                      struct field_guard *g, enum mts_status *st,
+                      struct mts_rpt_unpack_error *err) {
+  g_object_unref(*parser);
+  *parser = mbox_parser(fd, from, size, g);
+  if (*parser == NULL) {
+    *st = MTS_EIO;
+    set_err(err, MTS_EIO, "mime-io", "cannot duplicate the file descriptor");
+    return false;
+  }
+  return true;
+}
+
 /* Refuse the next message of an mbox from its span, before GMime builds
  * it: too big, or too many structure lines. \return true when refused
  * (the error went to the callback; *st is a stop or ENOMEM). */
@@ -1243,15 +1259,8 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
       break;
     }
     if (mbox_refuse(&w, &sp, &st)) {
-      if (st != MTS_OK) {
-        break;
-      }
-      g_object_unref(parser);
-      parser = mbox_parser(fd, sp.end, size, &guard);
-      if (parser == NULL) {
-        st = MTS_EIO;
-        set_err(err, MTS_EIO, "mime-io",
-                "cannot duplicate the file descriptor");
+      if (st != MTS_OK || !mbox_next(&parser, fd, sp.end, size, &guard,
+                                     &st, err)) {
         break;
       }
       continue;
@@ -1270,16 +1279,8 @@ enum mts_status mts_rpt_mime_mbox_each(struct mts_ctx *ctx, int fd,
         st = w.stop;
       }
       msg_end(&w);
-      g_object_unref(parser);
-      parser = NULL;
-      if (st != MTS_OK) {
-        break;
-      }
-      parser = mbox_parser(fd, sp.end, size, &guard);
-      if (parser == NULL) {
-        st = MTS_EIO;
-        set_err(err, MTS_EIO, "mime-io",
-                "cannot duplicate the file descriptor");
+      if (st != MTS_OK || !mbox_next(&parser, fd, sp.end, size, &guard,
+                                     &st, err)) {
         break;
       }
       continue;
