@@ -28,7 +28,11 @@
 # Then mtasts-tlsrptd (as root, as its unit runs it) with its collector
 # socket, against etc/systemd/mtasts-tlsrptd.service the same way (that
 # unit has no SystemCallFilter= or MemoryDenyWriteExecute=; its
-# ProtectSystem=full leaves writes only out of /usr, /boot, /efi, /etc).
+# ProtectSystem=full leaves writes only out of /usr, /boot, /efi, /etc);
+# and `mtasts report serve` with the options of
+# etc/systemd/mtasts-report-serve.service, one report POSTed, against
+# that unit (its store in the state dir), then `mtasts report prune`
+# against mtasts-report-prune.service.
 # MTS_SANDBOX_UNIT=FILE checks mtastsd against another unit (a narrowed
 # copy shows the test can fail); MTS_SANDBOX_KEEP=DIR keeps the traces.
 # What it cannot show: the seccomp filter's argument checks beyond the
@@ -323,6 +327,47 @@ else
 	TLSRPTD=
 fi
 
+# ---- mtasts report serve, as mtasts-report-serve.service runs it (its
+# ExecStart= options; as root: DynamicUser= cannot be had here) ----
+RUNIT=$MTSW_HERE/../../etc/systemd/mtasts-report-serve.service
+RDB=$S/reports/tlsrpt.db
+SERVE=
+if [ -r "$RUNIT" ]; then
+	mkdir -p "$S/reports"
+	: >"$T/serve.out"
+	MTASTS_REPORT_DB=$RDB ip netns exec "$MTSW_NS" strace -f -qq -y -o "$T/serve.trace" \
+		"$MTASTS" report serve --listen 127.0.0.1:0 --max-conn-per-ip 0 --rate 600/min \
+		>"$T/serve.out" 2>"$T/serve.err" &
+	SPID=$!
+	RPORT=
+	for _ in $(seq 1 "$(tscale 200)"); do
+		[ -n "$DPID" ] || DPID=$(pgrep -x -P "$SPID" mtasts 2>/dev/null | head -n 1) || true
+		RPORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/serve.out")
+		[ -n "$RPORT" ] && [ -n "$DPID" ] && break
+		kill -0 "$SPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	code=$(timeout -k 2 "$(tscale 20)" ip netns exec "$MTSW_NS" curl -s -o /dev/null -w '%{http_code}' \
+		--max-time "$(tscale 10)" -H 'Content-Type: application/tlsrpt+json' \
+		--data-binary "@$MTSW_HERE/../fixtures/tlsrpt/html/google-2026-11-01.json" \
+		"http://127.0.0.1:$RPORT/" || true)
+	stop serve
+	SERVE=serve
+	[ "$code" = 201 ] && pass "serve: a report POSTed and stored, SIGTERM" ||
+		fail "serve: exercise" "HTTP '$code'; $(tail -c 400 "$T/serve.err")"
+	# its retention, as mtasts-report-prune.service runs it
+	PUNIT=$MTSW_HERE/../../etc/systemd/mtasts-report-prune.service
+	out=$(MTASTS_REPORT_DB=$RDB timeout -k 2 "$(tscale 30)" strace -f -qq -y -o "$T/prune.trace" \
+		"$MTASTS" report prune --older-than 400 2>&1 || true)
+	case $out in
+	*": deleted 0 inputs and 0 reports received before "*) pass "prune: ran on the store, nothing old" ;;
+	*) fail "prune: exercise" "$out" ;;
+	esac
+	SERVE="serve prune"
+else
+	echo "   (etc/systemd/mtasts-report-serve.service missing: not checked)"
+fi
+
 # ---- the traces against the units ----
 # names TRACE: "COUNT NAME" of every system call in TRACE.
 names() {
@@ -486,6 +531,8 @@ for run in $RUNS; do
 	check_trace "$run" "$UNIT" "$DB" "$(id -u nobody)"
 done
 [ -z "$TLSRPTD" ] || check_trace tlsrptd "$TUNIT" "$TSTATE"
+[ -z "$SERVE" ] || check_trace serve "$RUNIT" "$RDB"
+[ -z "$SERVE" ] || check_trace prune "$PUNIT" "$RDB"
 echo "   (mtastsd: system calls seen, both runs: $(cat "$T"/tcp.names "$T"/unix.names 2>/dev/null | awk '{ print $2 }' | sort -u | wc -l))"
 
 # MTS_SANDBOX_KEEP=DIR: keep the traces, configs and log there.
