@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define M_LOG "MAIN"
 
@@ -244,6 +246,78 @@ static int drop_privileges(struct mtastsd_log *lg, const struct ids *ids) {
   return 0;
 }
 
+/* Landlock (sandbox.h): from here on, files are written only beneath
+ * the SQLite cache's directory, the UNIX sockets' directories (a socket
+ * is removed at exit) and the log file's and pidfile's (reopened after
+ * rotation; removed at exit), and /dev/null. Before any thread exists.
+ * Not fatal: without Landlock the service's sandbox is what there is. */
+static void sandbox(struct mtastsd_log *lg, const struct opts *o,
+                    const struct mtastsd_config *c) {
+  const char *files[5];
+  char dirs[5][PATH_MAX];
+  const char *paths[6];
+  char why[300], list[600];
+  size_t nf = 0, n = 0, i, used = 0;
+  int abi = 0;
+  enum mtastsd_sandbox_result r;
+
+  if (c->cache_type == MTASTSD_CACHE_SQLITE && c->sqlite_filename != NULL &&
+      strcmp(c->sqlite_filename, ":memory:") != 0) {
+    files[nf++] = c->sqlite_filename;
+  }
+  if (c->unix_path != NULL) {
+    files[nf++] = c->unix_path;
+  }
+  if (c->control_socket != NULL) {
+    files[nf++] = c->control_socket;
+  }
+  if (o->logfile != NULL && strcmp(o->logfile, "syslog") != 0) {
+    files[nf++] = o->logfile;
+  }
+  if (o->pidfile != NULL) {
+    files[nf++] = o->pidfile;
+  }
+  for (i = 0; i < nf; i++) {
+    size_t j;
+
+    if (!mtastsd_sandbox_dirname(files[i], dirs[n], sizeof(dirs[n]))) {
+      LOG_W(lg, M_LOG, "landlock not applied: path too long: %.100s",
+            files[i]);
+      return;
+    }
+    for (j = 0; j < n && strcmp(dirs[j], dirs[n]) != 0; j++) {
+    }
+    if (j == n) {
+      paths[n] = dirs[n];
+      n++;
+    }
+  }
+  paths[n++] = "/dev/null";
+  r = mtastsd_sandbox_writes(paths, n, &abi, why, sizeof(why));
+  if (r == MTASTSD_SANDBOX_UNAVAILABLE) {
+    LOG_I(lg, M_LOG, "landlock not available (%s): file writes are limited "
+                     "by the service's sandbox only",
+          why);
+    return;
+  }
+  if (r != MTASTSD_SANDBOX_ON) {
+    LOG_W(lg, M_LOG, "landlock not applied: %s", why);
+    return;
+  }
+  list[0] = '\0';
+  for (i = 0; i < n; i++) {
+    int k = snprintf(list + used, sizeof(list) - used, "%s%.150s",
+                     i > 0 ? " " : "", paths[i]);
+
+    if (k < 0 || (size_t)k >= sizeof(list) - used) {
+      break;
+    }
+    used += (size_t)k;
+  }
+  LOG_I(lg, M_LOG, "landlock (ABI %d): files are written only beneath %s",
+        abi, list);
+}
+
 static int write_pidfile(struct mtastsd_log *lg, const char *path) {
   FILE *f = fopen(path, "w");
 
@@ -328,7 +402,11 @@ int main(int argc, char **argv) {
     }
     pid_written = true;
   }
-  if (drop_privileges(&lg, &ids) != 0 || mtastsd_daemon_start(&d) != 0) {
+  if (drop_privileges(&lg, &ids) != 0) {
+    goto done;
+  }
+  sandbox(&lg, &o, cfg);
+  if (mtastsd_daemon_start(&d) != 0) {
     goto done;
   }
   rc = mtastsd_daemon_run(&d);
