@@ -246,6 +246,59 @@ static int drop_privileges(struct mtastsd_log *lg, const struct ids *ids) {
   return 0;
 }
 
+/* The directories Landlock will allow (resolved, without repeats). */
+struct sbx_dirs {
+  char dir[10][PATH_MAX];
+  const char *path[11];
+  size_t n;
+  bool everywhere; /* one resolved to "/" */
+};
+
+/* Add the directory of \p file, resolved. A directory that does not
+ * exist (yet) cannot be allowed: said, and left out. */
+static void sbx_add(struct mtastsd_log *lg, struct sbx_dirs *d,
+                    const char *file) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  size_t i;
+
+  if (!mtastsd_sandbox_dirname(file, dir, sizeof(dir))) {
+    return;
+  }
+  if (realpath(dir, real) == NULL) {
+    LOG_W(lg, M_LOG,
+          "landlock: %.200s: %s: nothing can be written there until "
+          "mtastsd is restarted",
+          dir, strerror(errno));
+    return;
+  }
+  if (strcmp(real, "/") == 0) {
+    d->everywhere = true;
+    return;
+  }
+  for (i = 0; i < d->n; i++) {
+    if (strcmp(d->dir[i], real) == 0) {
+      return;
+    }
+  }
+  if (d->n < sizeof(d->dir) / sizeof(d->dir[0])) {
+    (void)snprintf(d->dir[d->n], sizeof(d->dir[d->n]), "%s", real);
+    d->path[d->n] = d->dir[d->n];
+    d->n++;
+  }
+}
+
+/* \p file's directory, and that of the file a symbolic link points to
+ * (SQLite and fopen follow it). */
+static void sbx_add_file(struct mtastsd_log *lg, struct sbx_dirs *d,
+                         const char *file) {
+  char real[PATH_MAX];
+
+  sbx_add(lg, d, file);
+  if (realpath(file, real) != NULL) {
+    sbx_add(lg, d, real);
+  }
+}
+
 /* Landlock (sandbox.h): from here on, files are written only beneath
  * the SQLite cache's directory, the UNIX sockets' directories (a socket
  * is removed at exit) and the log file's and pidfile's (reopened after
@@ -253,47 +306,47 @@ static int drop_privileges(struct mtastsd_log *lg, const struct ids *ids) {
  * Not fatal: without Landlock the service's sandbox is what there is. */
 static void sandbox(struct mtastsd_log *lg, const struct opts *o,
                     const struct mtastsd_config *c) {
-  const char *files[5];
-  char dirs[5][PATH_MAX];
-  const char *paths[6];
-  char why[300], list[600];
-  size_t nf = 0, n = 0, i, used = 0;
+  struct sbx_dirs d;
+  char why[300], list[700];
+  size_t i, used = 0;
   int abi = 0;
   enum mtastsd_sandbox_result r;
 
-  if (c->cache_type == MTASTSD_CACHE_SQLITE && c->sqlite_filename != NULL &&
-      strcmp(c->sqlite_filename, ":memory:") != 0) {
-    files[nf++] = c->sqlite_filename;
-  }
-  if (c->unix_path != NULL) {
-    files[nf++] = c->unix_path;
-  }
-  if (c->control_socket != NULL) {
-    files[nf++] = c->control_socket;
-  }
-  if (o->logfile != NULL && strcmp(o->logfile, "syslog") != 0) {
-    files[nf++] = o->logfile;
-  }
-  if (o->pidfile != NULL) {
-    files[nf++] = o->pidfile;
-  }
-  for (i = 0; i < nf; i++) {
-    size_t j;
-
-    if (!mtastsd_sandbox_dirname(files[i], dirs[n], sizeof(dirs[n]))) {
-      LOG_W(lg, M_LOG, "landlock not applied: path too long: %.100s",
-            files[i]);
+  memset(&d, 0, sizeof(d));
+  if (c->cache_type == MTASTSD_CACHE_SQLITE && c->sqlite_filename != NULL) {
+    if (strncmp(c->sqlite_filename, "file:", 5) == 0) {
+      LOG_W(lg, M_LOG,
+            "landlock not applied: the cache's filename is a URI "
+            "(%.200s): give a path",
+            c->sqlite_filename);
       return;
     }
-    for (j = 0; j < n && strcmp(dirs[j], dirs[n]) != 0; j++) {
-    }
-    if (j == n) {
-      paths[n] = dirs[n];
-      n++;
+    if (c->sqlite_filename[0] != '\0' &&
+        strcmp(c->sqlite_filename, ":memory:") != 0) {
+      sbx_add_file(lg, &d, c->sqlite_filename);
     }
   }
-  paths[n++] = "/dev/null";
-  r = mtastsd_sandbox_writes(paths, n, &abi, why, sizeof(why));
+  if (c->unix_path != NULL) {
+    sbx_add_file(lg, &d, c->unix_path);
+  }
+  if (c->control_socket != NULL) {
+    sbx_add_file(lg, &d, c->control_socket);
+  }
+  if (o->logfile != NULL && strcmp(o->logfile, "syslog") != 0 &&
+      strcmp(o->logfile, "-") != 0) {
+    sbx_add_file(lg, &d, o->logfile);
+  }
+  if (o->pidfile != NULL) {
+    sbx_add_file(lg, &d, o->pidfile);
+  }
+  if (d.everywhere) {
+    LOG_W(lg, M_LOG, "landlock not applied: a file of mtastsd's is in / "
+                     "(or in a working directory that is /): it would "
+                     "allow writes everywhere");
+    return;
+  }
+  d.path[d.n] = "/dev/null";
+  r = mtastsd_sandbox_writes(d.path, d.n + 1, &abi, why, sizeof(why));
   if (r == MTASTSD_SANDBOX_UNAVAILABLE) {
     LOG_I(lg, M_LOG, "landlock not available (%s): file writes are limited "
                      "by the service's sandbox only",
@@ -305,9 +358,9 @@ static void sandbox(struct mtastsd_log *lg, const struct opts *o,
     return;
   }
   list[0] = '\0';
-  for (i = 0; i < n; i++) {
+  for (i = 0; i <= d.n; i++) {
     int k = snprintf(list + used, sizeof(list) - used, "%s%.150s",
-                     i > 0 ? " " : "", paths[i]);
+                     i > 0 ? " " : "", d.path[i]);
 
     if (k < 0 || (size_t)k >= sizeof(list) - used) {
       break;

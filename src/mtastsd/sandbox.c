@@ -116,11 +116,17 @@ enum mtastsd_sandbox_result mtastsd_sandbox_writes(const char *const *paths,
       (void)close(rs);
       return MTASTSD_SANDBOX_FAILED;
     }
+    if (fstat(fd, &st) != 0) {
+      (void)snprintf(why, whylen, "%.200s: %s", paths[i], strerror(errno));
+      (void)close(fd);
+      (void)close(rs);
+      return MTASTSD_SANDBOX_FAILED;
+    }
     memset(&pb, 0, sizeof(pb));
     pb.parent_fd = fd;
     pb.allowed_access = attr.handled_access_fs;
-    if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) {
-      pb.allowed_access &= SBX_FILE_RIGHTS;
+    if (!S_ISDIR(st.st_mode)) {
+      pb.allowed_access &= SBX_FILE_RIGHTS; /* directory rights: EINVAL */
     }
     if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb,
                 0) != 0) {

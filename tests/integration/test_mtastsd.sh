@@ -183,6 +183,15 @@ ids_of() {
 	awk '/^(Uid|Gid|Groups):/ { s = ""; for (i = 2; i <= NF; i++) s = s (i > 2 ? " " : "") $i; o = o (o != "" ? " / " : "") s }
 		END { print o }' "/proc/$1/status"
 }
+# Landlock (sandbox.h): writes only beneath the cache's directory and the
+# log's and pidfile's (both $T here), resolved; or said unavailable.
+ll=$(grep -o 'landlock.*' "$DLOG" | head -n 1)
+case $ll in
+"landlock (ABI "*"): files are written only beneath $(realpath "$T/state") $(realpath "$T") /dev/null")
+	pass "landlock: writes only beneath the cache's, log's and pidfile's directories" ;;
+"landlock not available"*) pass "landlock: not available on this kernel, said so ($ll)" ;;
+*) fail "landlock" "log: '$ll'" ;;
+esac
 NU=$(id -u nobody)
 NG=$(getent group nogroup | cut -d: -f3)
 got=$(ids_of "$DPID")

@@ -204,6 +204,35 @@ static void test_memory(void **state) {
   assert_string_equal(f->log, "");
 }
 
+/* temp_in_memory: the connection keeps temporary tables and indexes in
+ * memory (PRAGMA temp_store 2), also after a recovery reopens it;
+ * without it, SQLite's default (0: as compiled, a file). */
+static void test_temp_in_memory(void **state) {
+  struct fx *f = *state;
+  struct mts_sqlite_schema mem = t_schema;
+  struct mts_sqlite s;
+  sqlite3_stmt *q = NULL;
+  int v = -1;
+
+  mem.temp_in_memory = true;
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &mem), MTS_OK);
+  assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA temp_store", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  v = sqlite3_column_int(q, 0);
+  (void)sqlite3_finalize(q);
+  mts_sqlite_close(&s);
+  assert_int_equal(v, 2);
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &t_schema), MTS_OK);
+  assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA temp_store", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  v = sqlite3_column_int(q, 0);
+  (void)sqlite3_finalize(q);
+  mts_sqlite_close(&s);
+  assert_int_equal(v, 0);
+}
+
 static void test_reopen(void **state) {
   struct fx *f = *state;
 
@@ -584,6 +613,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_new_file, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_memory, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_temp_in_memory, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_reopen, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_newer_version, fx_setup,
                                       fx_teardown),

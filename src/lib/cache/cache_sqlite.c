@@ -150,6 +150,7 @@ static const struct mts_sqlite_schema sq_schema = {
     .version = SQ_SCHEMA_VERSION,
     .sql = sq_sql_schema,
     .busy_timeout_ms = SQ_BUSY_TIMEOUT_MS,
+    .temp_in_memory = true,
 };
 
 /* Finalize the statements and close the connection; the path copy

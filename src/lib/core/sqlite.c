@@ -236,6 +236,11 @@ static enum mts_status sl_journal(struct mts_sqlite *s) {
       SQLITE_OK) {
     mts_sqlite_log(s, "cannot set synchronous");
     st = mts_sqlite_status(sqlite3_errcode(s->db));
+  } else if (s->sc->temp_in_memory &&
+             sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL,
+                          NULL) != SQLITE_OK) {
+    mts_sqlite_log(s, "cannot set temp_store");
+    st = mts_sqlite_status(sqlite3_errcode(s->db));
   }
 done:
   (void)sqlite3_finalize(q);

@@ -55,6 +55,10 @@ struct mts_sqlite_schema {
   /* Create a missing file 0600 (SQLite would make it 0644 less umask):
    * for stores whose rows are nobody else's business. */
   bool private_file;
+  /* PRAGMA temp_store = MEMORY: temporary tables and indexes never go to
+   * a file in the temp directory (mtastsd may write only its own
+   * directories: src/mtastsd/sandbox.h). */
+  bool temp_in_memory;
   /* Optional: fill a new file's first rows, inside the transaction
    * that creates the schema; logs its own failures. */
   enum mts_status (*init)(struct mts_sqlite *s);
