@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -299,6 +300,18 @@ static void sbx_add_file(struct mtastsd_log *lg, struct sbx_dirs *d,
   }
 }
 
+/* The log: its directory (a rotated log is made again); none for a log
+ * that is no regular file (-l /dev/stderr, a FIFO): it is open already,
+ * is not rotated, and its directory would be /dev. */
+static void sbx_add_log(struct mtastsd_log *lg, struct sbx_dirs *d,
+                        const char *file) {
+  struct stat st;
+
+  if (stat(file, &st) != 0 || S_ISREG(st.st_mode)) {
+    sbx_add_file(lg, d, file);
+  }
+}
+
 /* Landlock (sandbox.h): from here on, files are written only beneath
  * the SQLite cache's directory, the UNIX sockets' directories (a socket
  * is removed at exit) and the log file's and pidfile's (reopened after
@@ -334,7 +347,7 @@ static void sandbox(struct mtastsd_log *lg, const struct opts *o,
   }
   if (o->logfile != NULL && strcmp(o->logfile, "syslog") != 0 &&
       strcmp(o->logfile, "-") != 0) {
-    sbx_add_file(lg, &d, o->logfile);
+    sbx_add_log(lg, &d, o->logfile);
   }
   if (o->pidfile != NULL) {
     sbx_add_file(lg, &d, o->pidfile);
