@@ -703,6 +703,48 @@ static void test_report_json_freeze(void **state) {
   mts_rpt_agg_close(g);
 }
 
+/* Host names as MTAs hand them (a trailing dot, capitals, an underscore,
+ * a U-label) must not cost the domain its day's report: the writer
+ * refused the whole report for one of them, for ever (an RFC 8460
+ * review). Now they are lower-cased without the dot when that makes a
+ * name, else left out. */
+static void test_report_odd_hosts(void **state) {
+  static const char *const MX[] = {"Mail.Example.COM.", "mx_1.example.com",
+                                   "m\xc3\xa4il.example.com",
+                                   "*.Backup.example.com"};
+  static const struct mts_rpt_failure F[] = {
+      {"certificate-expired", NULL, "Mail.Example.COM.", NULL, NULL, 0, NULL,
+       NULL},
+      {"certificate-not-trusted", NULL, "mx_1.example.com", NULL, NULL, 0,
+       NULL, NULL},
+      {"starttls-not-supported", NULL, "m\xc3\xa4il.example.com", NULL, NULL,
+       0, NULL, NULL}};
+  struct fx *f = *state;
+  struct mts_rpt_agg *g = open_store(f, "mta1");
+  struct mts_rpt_event e = ev_sts(DAY0 + 60, false, F, 3);
+  char *j = NULL;
+  size_t l = 0;
+
+  e.mx_hosts = MX;
+  e.nmx_hosts = 4;
+  add(g, &e, true);
+  assert_int_equal(mts_rpt_agg_report_json(g, DAY0, "example.com", &ID, false,
+                                           &j, &l),
+                   MTS_OK);
+  /* a name the writer takes stays as sent (capitals are fine) */
+  assert_non_null(strstr(j, "\"mx-host\":[\"mail.example.com\","
+                            "\"*.Backup.example.com\"]"));
+  assert_non_null(
+      strstr(j, "\"receiving-mx-hostname\":\"mail.example.com\""));
+  assert_null(strstr(j, "mx_1"));
+  assert_null(strstr(j, "\xc3\xa4"));
+  /* the details without a usable name are still there, without it */
+  assert_non_null(strstr(j, "\"result-type\":\"certificate-not-trusted\""));
+  assert_non_null(strstr(j, "\"result-type\":\"starttls-not-supported\""));
+  mts_rpt_agg_free(g, j);
+  mts_rpt_agg_close(g);
+}
+
 /* ---- allocation failures ---- */
 
 static int64_t first_at_zero(void *arg, int64_t day, const char *domain) {
@@ -883,6 +925,8 @@ int main(void) {
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_claim, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_file_removed, fx_setup,
+                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_report_odd_hosts, fx_setup,
                                       fx_teardown),
       cmocka_unit_test_setup_teardown(test_report_json_freeze, fx_setup,
                                       fx_teardown),

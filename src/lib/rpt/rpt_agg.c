@@ -26,6 +26,7 @@
 #include "core/arena_int.h"
 #include "core/ctx_int.h"
 #include "core/sqlite_int.h"
+#include "rpt/rpt_report_int.h"
 #include "core/strbuf_int.h"
 
 #define AG_SCHEMA_VERSION 1
@@ -684,6 +685,38 @@ static enum mts_status ag_salt(struct mts_rpt_agg *g, char salt[17]) {
   return MTS_OK;
 }
 
+/*
+ * A host name as the report writer takes it (RFC 8460 4.4: a name;
+ * rpt_report_write refuses anything else, and with it the whole report):
+ * \p h when it is one, else lower-cased without one trailing dot when
+ * that makes one, else NULL (left out, AGG-4). The inputs hand names as
+ * the MTA saw them ("Mail.Example.", an underscore, a U-label); one of
+ * them must not cost the domain its day's report.
+ */
+static const char *ag_host(struct mts_arena *a, const char *h, bool wildcard,
+                           bool *oom) {
+  size_t n, i;
+  char *c;
+
+  if (h == NULL || h[0] == '\0' || mts_rpt_ldh_host(h, strlen(h), wildcard)) {
+    return h;
+  }
+  n = strlen(h);
+  if (n > 1 && h[n - 1] == '.') {
+    n--;
+  }
+  c = mts_arena_alloc(a, n + 1);
+  if (c == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    c[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a') : h[i];
+  }
+  c[n] = '\0';
+  return mts_rpt_ldh_host(c, n, wildcard) ? c : NULL;
+}
+
 /* Fill the failure details of policy group (ptype, pkey). */
 static enum mts_status ag_failures(struct mts_rpt_agg *g, struct mts_arena *a,
                                    int64_t day, const char *domain, int ptype,
@@ -738,7 +771,7 @@ static enum mts_status ag_failures(struct mts_rpt_agg *g, struct mts_arena *a,
     memset(f, 0, sizeof(*f));
     f->result_type = a_col(a, q, 0, &oom);
     f->sending_mta_ip = a_col(a, q, 1, &oom);
-    f->receiving_mx_hostname = a_col(a, q, 2, &oom);
+    f->receiving_mx_hostname = ag_host(a, a_col(a, q, 2, &oom), false, &oom);
     f->receiving_mx_helo = a_col(a, q, 3, &oom);
     f->receiving_ip = a_col(a, q, 4, &oom);
     f->additional_information = a_col(a, q, 5, &oom);
@@ -869,6 +902,25 @@ enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
         break;
       }
       p->has_policy_string = known_strings;
+      if (p->nmx_hosts > 0) {
+        /* mx-host patterns the writer takes; the others left out */
+        const char **mx = mts_arena_alloc(a, p->nmx_hosts * sizeof(*mx));
+        size_t i, k = 0;
+
+        for (i = 0; mx != NULL && i < p->nmx_hosts; i++) {
+          const char *h = ag_host(a, p->mx_hosts[i], true, &oom);
+
+          if (h != NULL) {
+            mx[k++] = h;
+          }
+        }
+        if (mx == NULL || oom) {
+          st = MTS_ENOMEM;
+          break;
+        }
+        p->mx_hosts = mx;
+        p->nmx_hosts = k;
+      }
       st = ag_failures(g, a, day, domain, ptype, p->policy_domain,
                        col_text(q, 1), p);
       if (st != MTS_OK) {
