@@ -13,7 +13,8 @@
  * - every rua URI is non-empty, has a scheme and ":", contains no blank,
  *   no "," "!" ";" (RFC 8460 3), every "%" is followed by two hex
  *   digits, and the reported scheme agrees with the URI's prefix
- *   (case-insensitively "mailto:" / "https:");
+ *   (case-insensitively "mailto:" / "https:"); a mailto rua is one
+ *   address (a URI of several, "%2C" between them, is split);
  * - the verdict agrees with an independent count of the discard rule
  *   (RRs beginning with the 11 octets "v=TLSRPTv1;");
  * - every finding has an "rpt-" code, a message, and a position inside
@@ -119,6 +120,16 @@ static void check_uri(const char *u, enum mts_rpt_uri_scheme sch) {
   if ((sch == MTS_RPT_URI_MAILTO) != prefix_ci(u, "mailto:") ||
       (sch == MTS_RPT_URI_HTTPS) != prefix_ci(u, "https:")) {
     abort();
+  }
+  if (sch == MTS_RPT_URI_MAILTO) {
+    const char *q = strchr(u, '?');
+    size_t end = q != NULL ? (size_t)(q - u) : n;
+
+    for (i = 0; i + 2 < end; i++) {
+      if (u[i] == '%' && u[i + 1] == '2' && (u[i + 2] == 'C' || u[i + 2] == 'c')) {
+        abort();
+      }
+    }
   }
 }
 

@@ -75,6 +75,21 @@ static const struct rpt_case cases[] = {
      {O}, "rpt-bad-version", 11},
     {"CLASS-split", {{S("v=TLS"), S("RPTv1;rua=mai"), S("lto:a@example.com")}},
      V, {"mailto:a@example.com"}, {M}, NULL, 0},
+    /* RFC 6068: several addresses in one mailto, the comma encoded (RFC
+     * 8460 3): one rua per address (an RFC 8460 review found the record
+     * refused as rpt-bad-mailto) */
+    {"MAILTO-2",
+     {{S("v=TLSRPTv1; rua=mailto:a@example.com%2Cb@example.com")}}, V,
+     {"mailto:a@example.com", "mailto:b@example.com"}, {M, M}, NULL, 0},
+    {"MAILTO-2-query",
+     {{S("v=TLSRPTv1; rua=mailto:a@example.com%2cb@example.com?subject=x,"
+         "https://r.example/x")}},
+     V, {"mailto:a@example.com", "mailto:b@example.com", "https://r.example/x"},
+     {M, M, H}, NULL, 0},
+    {"MAILTO-2-trailing", {{S("v=TLSRPTv1; rua=mailto:a@example.com%2C")}},
+     INV, {NULL}, {O}, "rpt-bad-mailto", 24},
+    {"MAILTO-2-leading", {{S("v=TLSRPTv1; rua=mailto:%2Cb@example.com")}},
+     INV, {NULL}, {O}, "rpt-bad-mailto", 24},
     /* RPT-SCHEME-1: unsupported schemes are valid syntax, with warnings */
     {"SCHEME-only-other", {{S("v=TLSRPTv1; rua=ftp://r.example/x")}}, V,
      {"ftp://r.example/x"}, {O}, "rpt-no-supported-rua", 0},

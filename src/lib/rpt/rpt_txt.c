@@ -165,8 +165,22 @@ static const char *check_authority(const uint8_t *u, size_t a, size_t e,
   return NULL;
 }
 
-/* mailto (RFC 6068): the path must be addr-spec-like `local@domain`. */
-static bool mailto_ok(const uint8_t *p, size_t len) {
+/* The next address of a mailto path (RFC 6068: `to = addr-spec *("%2C"
+ * addr-spec)` once the comma is encoded, as RFC 8460 3 requires): its
+ * length before "%2C" or the end. */
+static size_t mailto_next(const uint8_t *p, size_t len) {
+  size_t i;
+
+  for (i = 0; i + 2 < len; i++) {
+    if (p[i] == '%' && p[i + 1] == '2' && (p[i + 2] == 'C' || p[i + 2] == 'c')) {
+      return i;
+    }
+  }
+  return len;
+}
+
+/* One address: addr-spec-like `local@domain`. */
+static bool mailto_addr_ok(const uint8_t *p, size_t len) {
   const uint8_t *at = memchr(p, '@', len);
   size_t l;
 
@@ -176,6 +190,58 @@ static bool mailto_ok(const uint8_t *p, size_t len) {
   l = (size_t)(at - p);
   return l > 0 && l + 1 < len && memchr(at + 1, '@', len - l - 1) == NULL &&
          memchr(p, '/', len) == NULL;
+}
+
+/* mailto (RFC 6068): one or more addresses separated by "%2C". */
+static bool mailto_ok(const uint8_t *p, size_t len) {
+  for (;;) {
+    size_t n = mailto_next(p, len);
+
+    if (!mailto_addr_ok(p, n)) {
+      return false;
+    }
+    if (n == len) {
+      return true;
+    }
+    p += n + 3;
+    len -= n + 3;
+  }
+}
+
+static enum mts_status add_uri(struct mts_rpt_txt *t, const uint8_t *u,
+                               size_t len, enum mts_rpt_uri_scheme scheme);
+
+/* A mailto URI, checked: one rua per address ("mailto:a@x%2Cb@y" is two
+ * recipients, and so two destinations, each "mailto:ADDR"); the
+ * header fields after "?" are not kept (RFC 8460 gives them no use). */
+static enum mts_status add_mailto(struct mts_rpt_txt *t, const uint8_t *u,
+                                  size_t len) {
+  const uint8_t *p = u + 7; /* "mailto:", any case */
+  size_t rest = len - 7, pathend, n;
+  enum mts_status st = MTS_OK;
+  char *one;
+
+  (void)find_any(p, rest, "?#", &pathend);
+  if (mailto_next(p, pathend) == pathend) {
+    return add_uri(t, u, len, MTS_RPT_URI_MAILTO); /* one: as written */
+  }
+  while (st == MTS_OK) {
+    n = mailto_next(p, pathend);
+    one = mts_arena_alloc(t->arena, 7 + n + 1);
+    if (one == NULL) {
+      return MTS_ENOMEM;
+    }
+    memcpy(one, "mailto:", 7);
+    memcpy(one + 7, p, n);
+    one[7 + n] = '\0';
+    st = add_uri(t, (const uint8_t *)one, 7 + n, MTS_RPT_URI_MAILTO);
+    if (n == pathend) {
+      break;
+    }
+    p += n + 3;
+    pathend -= n + 3;
+  }
+  return st;
 }
 
 /*
@@ -353,7 +419,9 @@ static enum mts_status parse_rua(struct mts_rpt_txt *t, uint32_t line,
     } else {
       st = check_uri(t, line, fld->value_col + (uint32_t)a, v + a, b - a,
                      &scheme, &uri_ok);
-      if (st == MTS_OK && uri_ok) {
+      if (st == MTS_OK && uri_ok && scheme == MTS_RPT_URI_MAILTO) {
+        st = add_mailto(t, v + a, b - a);
+      } else if (st == MTS_OK && uri_ok) {
         st = add_uri(t, v + a, b - a, scheme);
       }
       *ok = *ok && uri_ok;
