@@ -985,6 +985,11 @@ static int start_inputs(struct app *a) {
     }
     app_log(a, MTS_LOG_INFO, "following %s",
             c->follow_file != NULL ? c->follow_file : c->follow_command.v[0]);
+    app_log(a, MTS_LOG_WARNING,
+            "follow: sessions from the mail log are counted and shown "
+            "(mtasts report show) but not yet reported: the log does not "
+            "give their policy type, which RFC 8460 needs "
+            "(mtasts-tlsrptd(8))");
   }
   return 0;
 }
