@@ -13,9 +13,13 @@
  *   session id is "<time>/<report domain lower-cased, no trailing dot>/"
  *   then "-" for a success, and mts_rpt_event_session_id() gives the same
  *   id again with a buffer of exactly its size + 1, and MTS_ETOOBIG with
- *   "" with one byte less.
+ *   "" with one byte less;
+ * - a receiving-mx-helo is never a whole SMTP reply ("250-name..."),
+ *   and an IPv6 address is in RFC 5952 text.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,18 @@
 #include <mtasts/rpt_event.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* An IPv6 address in RFC 5952 text, or anything inet_pton does not read. */
+static bool ip_canonical(const char *ip) {
+  struct in6_addr in6;
+  char text[INET6_ADDRSTRLEN];
+
+  if (ip == NULL || inet_pton(AF_INET6, ip, &in6) != 1) {
+    return true;
+  }
+  return inet_ntop(AF_INET6, &in6, text, sizeof(text)) != NULL &&
+         strcmp(text, ip) == 0;
+}
 
 struct seen {
   int64_t received;
@@ -85,6 +101,17 @@ static void on_event(const struct mts_rpt_event *ev, void *arg) {
     abort();
   }
   for (i = 0; i < ev->nfailures; i++) {
+    const char *h = ev->failures[i].receiving_mx_helo;
+
+    if (h != NULL && h[0] >= '0' && h[0] <= '9' && h[1] >= '0' &&
+        h[1] <= '9' && h[2] >= '0' && h[2] <= '9' &&
+        (h[3] == '-' || h[3] == ' ')) {
+      abort(); /* a reply: its name should have been taken */
+    }
+    if (!ip_canonical(ev->failures[i].receiving_ip) ||
+        !ip_canonical(ev->failures[i].sending_mta_ip)) {
+      abort();
+    }
     if (ev->failures[i].result_type == NULL ||
         ev->failures[i].failed_session_count != 1) {
       abort();

@@ -74,7 +74,7 @@ static void collect(const struct mts_rpt_event *ev, void *arg) {
                           f->result_type, nz(f->receiving_mx_hostname),
                           nz(f->receiving_ip), nz(f->failure_reason_code),
                           nz(f->sending_mta_ip),
-                          f->receiving_mx_helo != NULL ? "helo" : "-",
+                          nz(f->receiving_mx_helo),
                           nz(f->additional_information),
                           (unsigned long long)f->failed_session_count);
   }
@@ -95,7 +95,8 @@ static const struct dvec dvecs[] = {
     {"sts-failure-0.5.0.json",
      MTS_OK,
      {"sts example.com example.com F nps=4 nmx=1 [validation-failure|"
-      "mail.example.com|198.51.100.7|self-signed_certificate|192.0.2.1|helo|-"
+      "mail.example.com|198.51.100.7|self-signed_certificate|192.0.2.1|"
+      "mail.example.com|-"
       "|1] rec=v=TLSRPTv1; rua=mailto:tlsrpt@example.com sid=" T0S
       "/example.com/198.51.100.7"}},
     {"npf-success-0.5.0rc1.json",
@@ -111,20 +112,21 @@ static const struct dvec dvecs[] = {
     {"tlsa-failure.json",
      MTS_OK,
      {"tlsa mx.dane-host.test dane.test F nps=1 nmx=0 [tlsa-invalid|"
-      "mx.dane-host.test|2001:db8::25|all-TLSA-records-unusable|-|helo|-|1] "
+      "mx.dane-host.test|2001:db8::25|all-TLSA-records-unusable|-|"
+      "mx.dane-host.test|-|1] "
       "rec=v=TLSRPTv1;rua=mailto:rua@dane.test sid=" T0S
       "/dane.test/2001:db8::25"}},
     {"sts-expired.json",
      MTS_OK,
      {"sts expired.test expired.test F nps=4 nmx=1 [certificate-expired|"
-      "mx.expired.test|127.0.0.15|-|127.0.0.1|helo|-|1] "
+      "mx.expired.test|127.0.0.15|-|127.0.0.1|mx.expired.test|-|1] "
       "rec=v=TLSRPTv1; rua=mailto:r@expired.test sid=" T0S
       "/expired.test/127.0.0.15"}},
     {"sts-starttls.json",
      MTS_OK,
      {"sts nostarttls.test nostarttls.test F nps=4 nmx=1 "
       "[starttls-not-supported|mx.nostarttls.test|127.0.0.12|-|127.0.0.1|"
-      "helo|-|1] rec=v=TLSRPTv1; rua=mailto:r@nostarttls.test sid=" T0S
+      "mx.nostarttls.test|-|1] rec=v=TLSRPTv1; rua=mailto:r@nostarttls.test sid=" T0S
       "/nostarttls.test/127.0.0.12"}},
     {"unknown-codes.json",
      MTS_OK,
@@ -163,14 +165,25 @@ static const struct dvec dvecs[] = {
      MTS_OK,
      {"sts e2e-wrongname.test e2e-wrongname.test F nps=4 nmx=1 "
       "[certificate-host-mismatch|mail.e2e-wrongname.test|127.0.0.115|-|"
-      "127.0.0.2|helo|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
+      "127.0.0.2|mail.e2e-wrongname.test|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
       "sid=" T0S "/e2e-wrongname.test/127.0.0.115"}},
     {"sts-mismatch-3.10.3.json",
      MTS_OK,
      {"sts e2e-wrongname.test e2e-wrongname.test F nps=4 nmx=1 "
       "[certificate-not-trusted|mail.e2e-wrongname.test|127.0.0.115|-|"
-      "127.0.0.2|helo|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
+      "127.0.0.2|mail.e2e-wrongname.test|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
       "sid=" T0S "/e2e-wrongname.test/127.0.0.115"}},
+    /* RFC 5952 IPv6 text (lower case, zeros compressed), the session id
+     * from it; the name out of an EHLO reply, a bare name kept, a reply
+     * without a name left out (an RFC 8460 review: the whole multi-line
+     * reply went out as receiving-mx-helo) */
+    {"ipv6-helo-forms.json",
+     MTS_OK,
+     {"sts v6.test v6.test F nps=0 nmx=0 [certificate-not-trusted|mx.v6.test|"
+      "2001:db8::25|-|2001:db8::1|mx.v6.test|-|1] [certificate-not-trusted|"
+      "mx.v6.test|2001:db8::25|-|192.0.2.1|mx.v6.test|-|1] "
+      "[certificate-not-trusted|mx.v6.test|2001:db8::25|-|-|-|-|1] "
+      "rec=v=TLSRPTv1; rua=mailto:r@v6.test sid=" T0S "/v6.test/2001:db8::25"}},
     {"bad-no-policies.json", MTS_EINVAL, {NULL}},
     {"bad-no-d.json", MTS_EINVAL, {NULL}},
     {"bad-garbage.bin", MTS_EINVAL, {NULL}},

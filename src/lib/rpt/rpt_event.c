@@ -6,6 +6,7 @@
 
 #include <mtasts/limits.h>
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,55 @@ enum mts_status mts_rpt_event_session_id(char *buf, size_t size, int64_t time,
   return MTS_OK;
 }
 
+/* An IP address as RFC 8460 4.4 asks (RFC 5952 for IPv6: lower case,
+ * zeros compressed): "2001:DB8:0::1" becomes "2001:db8::1". Anything
+ * inet_pton() does not read stays as it is (the datagram reader checked
+ * it already). NULL only when out of memory (*oom). */
+static const char *ev_ip(struct mts_arena *a, const char *ip, bool *oom) {
+  struct in6_addr in6;
+  char text[INET6_ADDRSTRLEN];
+  const char *c;
+
+  if (ip == NULL || inet_pton(AF_INET6, ip, &in6) != 1 ||
+      inet_ntop(AF_INET6, &in6, text, sizeof(text)) == NULL ||
+      strcmp(text, ip) == 0) {
+    return ip;
+  }
+  c = mts_arena_strndup(a, text, strlen(text));
+  if (c == NULL) {
+    *oom = true;
+  }
+  return c;
+}
+
+/* `receiving-mx-helo` is "the HELO/EHLO string" (RFC 8460 4.4): the name
+ * the MX gave in its reply. libtlsrpt hands the whole reply, multi-line
+ * and joined with CR LF ("250-mx.example.com Hello\r\n250 STARTTLS");
+ * the name is the first line's first word after the reply code. Text
+ * that is not a reply in that form stays as it is. */
+static const char *ev_helo(struct mts_arena *a, const char *h, bool *oom) {
+  size_t n;
+  const char *c;
+
+  if (h == NULL || !mts_is_digit((uint8_t)h[0]) ||
+      !mts_is_digit((uint8_t)h[1]) || !mts_is_digit((uint8_t)h[2]) ||
+      (h[3] != '-' && h[3] != ' ')) {
+    return h;
+  }
+  h += 4;
+  for (n = 0; h[n] != '\0' && h[n] != ' ' && h[n] != '\r' && h[n] != '\n';
+       n++) {
+  }
+  if (n == 0) {
+    return NULL; /* a reply without a name: left out */
+  }
+  c = mts_arena_strndup(a, h, n);
+  if (c == NULL) {
+    *oom = true;
+  }
+  return c;
+}
+
 /* One event being built, with what it points to. */
 struct ev_build {
   struct mts_rpt_event ev;
@@ -64,6 +114,7 @@ static enum mts_status build(struct mts_arena *a,
                              int64_t received, struct ev_build *b) {
   const char *d = mts_rpt_datagram_domain(dg);
   const char *ip = NULL;
+  bool oom = false;
   size_t i;
 
   memset(&b->ev, 0, sizeof(b->ev));
@@ -101,14 +152,17 @@ static enum mts_status build(struct mts_arena *a,
           return MTS_ENOMEM;
         }
       }
-      o->sending_mta_ip = f->sending_ip;
+      o->sending_mta_ip = ev_ip(a, f->sending_ip, &oom);
       o->receiving_mx_hostname = f->receiving_mx_hostname;
-      o->receiving_mx_helo = f->receiving_mx_helo;
-      o->receiving_ip = f->receiving_ip;
+      o->receiving_mx_helo = ev_helo(a, f->receiving_mx_helo, &oom);
+      o->receiving_ip = ev_ip(a, f->receiving_ip, &oom);
+      if (oom) {
+        return MTS_ENOMEM;
+      }
       o->additional_information = f->additional_info;
       o->failed_session_count = 1;
       if (ip == NULL) {
-        ip = f->receiving_ip;
+        ip = o->receiving_ip;
       }
     }
     b->ev.failures = b->failures;
