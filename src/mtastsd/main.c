@@ -267,8 +267,8 @@ static void sbx_add(struct mtastsd_log *lg, struct sbx_dirs *d,
   }
   if (realpath(dir, real) == NULL) {
     LOG_W(lg, M_LOG,
-          "landlock: %.200s: %s: nothing can be written there until "
-          "mtastsd is restarted",
+          "landlock: %.200s: %s: left out, so files there cannot be "
+          "written (restart mtastsd once it is there)",
           dir, strerror(errno));
     return;
   }
@@ -297,6 +297,21 @@ static void sbx_add_file(struct mtastsd_log *lg, struct sbx_dirs *d,
   sbx_add(lg, d, file);
   if (realpath(file, real) != NULL) {
     sbx_add(lg, d, real);
+  } else {
+    /* a link to a file not made yet: the directory it points into */
+    char target[PATH_MAX], dir[PATH_MAX], joined[PATH_MAX];
+    ssize_t n = readlink(file, target, sizeof(target) - 1);
+
+    if (n > 0) {
+      target[n] = '\0';
+      if (target[0] == '/' ||
+          !mtastsd_sandbox_dirname(file, dir, sizeof(dir))) {
+        sbx_add(lg, d, target);
+      } else if (snprintf(joined, sizeof(joined), "%s/%s", dir, target) <
+                 (int)sizeof(joined)) {
+        sbx_add(lg, d, joined);
+      }
+    }
   }
 }
 

@@ -14,7 +14,7 @@
  *   then "-" for a success, and mts_rpt_event_session_id() gives the same
  *   id again with a buffer of exactly its size + 1, and MTS_ETOOBIG with
  *   "" with one byte less;
- * - a receiving-mx-helo is never a whole SMTP reply ("250-name..."),
+ * - a receiving-mx-helo is never a whole SMTP reply ("250-name x\r\n"),
  *   and an IPv6 address is in RFC 5952 text.
  */
 #include <arpa/inet.h>
@@ -105,8 +105,8 @@ static void on_event(const struct mts_rpt_event *ev, void *arg) {
 
     if (h != NULL && h[0] >= '0' && h[0] <= '9' && h[1] >= '0' &&
         h[1] <= '9' && h[2] >= '0' && h[2] <= '9' &&
-        (h[3] == '-' || h[3] == ' ')) {
-      abort(); /* a reply: its name should have been taken */
+        (h[3] == '-' || h[3] == ' ') && strpbrk(h, " \t\r\n") != NULL) {
+      abort(); /* a reply kept whole: its name should have been taken */
     }
     if (!ip_canonical(ev->failures[i].receiving_ip) ||
         !ip_canonical(ev->failures[i].sending_mta_ip)) {

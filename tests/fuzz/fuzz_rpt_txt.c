@@ -122,8 +122,7 @@ static void check_uri(const char *u, enum mts_rpt_uri_scheme sch) {
     abort();
   }
   if (sch == MTS_RPT_URI_MAILTO) {
-    const char *q = strchr(u, '?');
-    size_t end = q != NULL ? (size_t)(q - u) : n;
+    size_t end = strcspn(u, "?#"); /* the path: before "?" or "#" */
 
     for (i = 0; i + 2 < end; i++) {
       if (u[i] == '%' && u[i + 1] == '2' && (u[i + 2] == 'C' || u[i + 2] == 'c')) {

@@ -211,6 +211,9 @@ F e2e-wrongname.test sts certificate-not-trusted mail.e2e-wrongname.test 127.0.0
 S two.test no-policy-found
 S two.test sts
 F utf.test sts certificate-not-trusted mx.utf.test 192.0.2.10 -
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
 EOF
 # the dumper prints the policy domain; order does not matter
 grep -v '^#' "$T/collect.txt" | sed 's/tlsrpt-code-299 future-thing/tlsrpt-code-299_future-thing/' |

@@ -321,6 +321,46 @@ static bool domain_ok(const char *d) {
   return true;
 }
 
+/*
+ * A host name as the report writer takes it (RFC 8460 4.4: a name;
+ * rpt_report_write refuses anything else, and with it the whole report):
+ * \p h when it is one, else lower-cased without one trailing dot when
+ * that makes one, else NULL (left out, AGG-4). The inputs hand names as
+ * the MTA saw them ("Mail.Example.", an underscore, a U-label); one of
+ * them must not cost the domain its day's report. Done when an event
+ * is added, so that the keys group the same name once, and again when
+ * a report is built (stores written before).
+ */
+static const char *ag_host(struct mts_arena *a, const char *h, bool wildcard,
+                           bool *oom) {
+  size_t n, i;
+  char *c;
+
+  if (h == NULL || (h[0] == '\0' && !wildcard)) {
+    return h; /* "": no name (left out by the writer) */
+  }
+  if (h[0] == '\0') {
+    return NULL; /* an empty mx-host pattern: dropped */
+  }
+  if (mts_rpt_ldh_host(h, strlen(h), wildcard)) {
+    return h;
+  }
+  n = strlen(h);
+  if (n > 1 && h[n - 1] == '.') {
+    n--;
+  }
+  c = mts_arena_alloc(a, n + 1);
+  if (c == NULL) {
+    *oom = true;
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    c[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a') : h[i];
+  }
+  c[n] = '\0';
+  return mts_rpt_ldh_host(c, n, wildcard) ? c : NULL;
+}
+
 static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
                                       const struct mts_rpt_failure *f) {
   struct mts_strbuf b;
@@ -365,9 +405,9 @@ static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
   return st;
 }
 
-enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
-                                const struct mts_rpt_event *ev,
-                                bool *counted) {
+/* mts_rpt_agg_add() of an event whose host names are clean. */
+static enum mts_status ag_add(struct mts_rpt_agg *g,
+                              const struct mts_rpt_event *ev, bool *counted) {
   struct mts_strbuf key;
   sqlite3_stmt *q = NULL;
   enum mts_status st;
@@ -383,7 +423,12 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
       ev->source < MTS_RPT_SRC_DATAGRAM || ev->source > MTS_RPT_SRC_DAEMON ||
       (ev->nfailures > 0 && ev->failures == NULL) ||
       (ev->npolicy_strings > 0 && ev->policy_strings == NULL) ||
-      (ev->nmx_hosts > 0 && ev->mx_hosts == NULL)) {
+      (ev->nmx_hosts > 0 && ev->mx_hosts == NULL) ||
+      !mts_rpt_ldh_host(ev->policy_domain, strlen(ev->policy_domain), false) ||
+      (ev->report_domain != NULL &&
+       !mts_rpt_ldh_host(ev->report_domain, strlen(ev->report_domain),
+                         false))) {
+    /* a domain no report can name (the writer takes LDH names only) */
     return MTS_EINVAL;
   }
   day = mts_rpt_agg_day(ev->time);
@@ -476,6 +521,62 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
   if (st == MTS_OK && counted != NULL) {
     *counted = true;
   }
+  return st;
+}
+
+enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
+                                const struct mts_rpt_event *ev,
+                                bool *counted) {
+  struct mts_rpt_event e;
+  struct mts_rpt_failure *f = NULL;
+  const char **mx = NULL;
+  struct mts_arena *a;
+  bool oom = false;
+  enum mts_status st;
+  size_t i, k = 0;
+
+  if (counted != NULL) {
+    *counted = false;
+  }
+  if (g == NULL || ev == NULL || (ev->nfailures > 0 && ev->failures == NULL) ||
+      (ev->nmx_hosts > 0 && ev->mx_hosts == NULL)) {
+    return MTS_EINVAL;
+  }
+  /* The host names as the writer will take them (ag_host), before the
+   * keys are made: "MX.example." and "mx.example" are one name. */
+  a = mts_arena_create(g->ctx);
+  if (a == NULL) {
+    return MTS_ENOMEM;
+  }
+  e = *ev;
+  if (ev->nfailures > 0) {
+    f = mts_arena_alloc(a, ev->nfailures * sizeof(*f));
+    for (i = 0; f != NULL && i < ev->nfailures; i++) {
+      f[i] = ev->failures[i];
+      f[i].receiving_mx_hostname =
+          ag_host(a, ev->failures[i].receiving_mx_hostname, false, &oom);
+    }
+    e.failures = f;
+  }
+  if (ev->nmx_hosts > 0) {
+    mx = mts_arena_alloc(a, ev->nmx_hosts * sizeof(*mx));
+    for (i = 0; mx != NULL && i < ev->nmx_hosts; i++) {
+      const char *h = ag_host(a, ev->mx_hosts[i], true, &oom);
+
+      if (h != NULL) {
+        mx[k++] = h;
+      }
+    }
+    e.mx_hosts = mx;
+    e.nmx_hosts = k;
+  }
+  if (oom || (ev->nfailures > 0 && f == NULL) ||
+      (ev->nmx_hosts > 0 && mx == NULL)) {
+    mts_arena_destroy(a);
+    return MTS_ENOMEM;
+  }
+  st = ag_add(g, &e, counted);
+  mts_arena_destroy(a);
   return st;
 }
 
@@ -683,38 +784,6 @@ static enum mts_status ag_salt(struct mts_rpt_agg *g, char salt[17]) {
   memcpy(salt, v, 17);
   mts_free(g->ctx, v);
   return MTS_OK;
-}
-
-/*
- * A host name as the report writer takes it (RFC 8460 4.4: a name;
- * rpt_report_write refuses anything else, and with it the whole report):
- * \p h when it is one, else lower-cased without one trailing dot when
- * that makes one, else NULL (left out, AGG-4). The inputs hand names as
- * the MTA saw them ("Mail.Example.", an underscore, a U-label); one of
- * them must not cost the domain its day's report.
- */
-static const char *ag_host(struct mts_arena *a, const char *h, bool wildcard,
-                           bool *oom) {
-  size_t n, i;
-  char *c;
-
-  if (h == NULL || h[0] == '\0' || mts_rpt_ldh_host(h, strlen(h), wildcard)) {
-    return h;
-  }
-  n = strlen(h);
-  if (n > 1 && h[n - 1] == '.') {
-    n--;
-  }
-  c = mts_arena_alloc(a, n + 1);
-  if (c == NULL) {
-    *oom = true;
-    return NULL;
-  }
-  for (i = 0; i < n; i++) {
-    c[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a') : h[i];
-  }
-  c[n] = '\0';
-  return mts_rpt_ldh_host(c, n, wildcard) ? c : NULL;
 }
 
 /* Fill the failure details of policy group (ptype, pkey). */

@@ -171,7 +171,8 @@ enum mts_status mts_rpt_deliver_mailto(const char *uri, char *buf,
   if (strlen(uri) < 7 || !(ieq_n(uri, "mailto:", 7))) {
     return MTS_EINVAL;
   }
-  for (p = uri + 7; *p != '\0' && *p != '?'; p++) {
+  /* the address ends at the header fields ("?") or a fragment ("#") */
+  for (p = uri + 7; *p != '\0' && *p != '?' && *p != '#'; p++) {
     char c = *p;
 
     if (c == '%') {

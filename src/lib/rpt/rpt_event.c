@@ -88,7 +88,11 @@ static const char *ev_helo(struct mts_arena *a, const char *h, bool *oom) {
     return h;
   }
   h += 4;
-  for (n = 0; h[n] != '\0' && h[n] != ' ' && h[n] != '\r' && h[n] != '\n';
+  while (*h == ' ' || *h == '\t') {
+    h++;
+  }
+  for (n = 0; h[n] != '\0' && h[n] != ' ' && h[n] != '\t' && h[n] != '\r' &&
+              h[n] != '\n';
        n++) {
   }
   if (n == 0) {
