@@ -207,30 +207,32 @@ static void test_memory(void **state) {
 /* temp_in_memory: the connection keeps temporary tables and indexes in
  * memory (PRAGMA temp_store 2), also after a recovery reopens it;
  * without it, SQLite's default (0: as compiled, a file). */
+/* PRAGMA temp_store of a store opened with \p sc. */
+static int temp_store_of(struct fx *f, const struct mts_sqlite_schema *sc) {
+  struct mts_sqlite s;
+  sqlite3_stmt *q = NULL;
+  int v;
+
+  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, sc), MTS_OK);
+  assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA temp_store", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  v = sqlite3_column_int(q, 0);
+  (void)sqlite3_finalize(q);
+  mts_sqlite_close(&s);
+  return v;
+}
+
+/* temp_in_memory: the connection keeps temporary tables and indexes in
+ * memory (PRAGMA temp_store 2); without it, SQLite's default (0: as
+ * compiled, a file). */
 static void test_temp_in_memory(void **state) {
   struct fx *f = *state;
   struct mts_sqlite_schema mem = t_schema;
-  struct mts_sqlite s;
-  sqlite3_stmt *q = NULL;
-  int v = -1;
 
   mem.temp_in_memory = true;
-  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &mem), MTS_OK);
-  assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA temp_store", -1, &q, NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  v = sqlite3_column_int(q, 0);
-  (void)sqlite3_finalize(q);
-  mts_sqlite_close(&s);
-  assert_int_equal(v, 2);
-  assert_int_equal(mts_sqlite_open(&s, f->ctx, f->path, &t_schema), MTS_OK);
-  assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA temp_store", -1, &q, NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-  v = sqlite3_column_int(q, 0);
-  (void)sqlite3_finalize(q);
-  mts_sqlite_close(&s);
-  assert_int_equal(v, 0);
+  assert_int_equal(temp_store_of(f, &mem), 2);
+  assert_int_equal(temp_store_of(f, &t_schema), 0);
 }
 
 static void test_reopen(void **state) {
