@@ -207,13 +207,13 @@ F odd.test sts validation-failure - - tlsrpt-code-901
 F odd.test sts validation-failure mx.odd.test 192.0.2.9 tlsrpt-code-299_future-thing
 F sts.test sts sts-policy-fetch-error - - -
 F e2e-wrongname.test sts certificate-host-mismatch mail.e2e-wrongname.test 127.0.0.115 -
-F e2e-wrongname.test sts certificate-not-trusted mail.e2e-wrongname.test 127.0.0.115 -
+F e2e-wrongname.test sts certificate-not-trusted mail.e2e-wrongname.test 127.0.0.115 tlsrpt-code-203
 S two.test no-policy-found
 S two.test sts
-F utf.test sts certificate-not-trusted mx.utf.test 192.0.2.10 -
-F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
-F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
-F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 -
+F utf.test sts certificate-not-trusted mx.utf.test 192.0.2.10 tlsrpt-code-203
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 tlsrpt-code-203
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 tlsrpt-code-203
+F v6.test sts certificate-not-trusted mx.v6.test 2001:db8::25 tlsrpt-code-203
 EOF
 # the dumper prints the policy domain; order does not matter
 grep -v '^#' "$T/collect.txt" | sed 's/tlsrpt-code-299 future-thing/tlsrpt-code-299_future-thing/' |

@@ -138,7 +138,7 @@ static const struct dvec dvecs[] = {
     {"invalid-utf8.json",
      MTS_OK,
      {"sts utf.test utf.test F nps=0 nmx=0 [certificate-not-trusted|"
-      "mx.utf.test|192.0.2.10|-|-|-|caf\xef\xbf\xbd \xef\xbf\xbd|1] "
+      "mx.utf.test|192.0.2.10|tlsrpt-code-203|-|-|caf\xef\xbf\xbd \xef\xbf\xbd|1] "
       "rec=v=TLSRPTv1; rua=mailto:r@utf.test sid=" T0S
       "/utf.test/192.0.2.10"}},
     {"success-with-details.json",
@@ -170,8 +170,8 @@ static const struct dvec dvecs[] = {
     {"sts-mismatch-3.10.3.json",
      MTS_OK,
      {"sts e2e-wrongname.test e2e-wrongname.test F nps=4 nmx=1 "
-      "[certificate-not-trusted|mail.e2e-wrongname.test|127.0.0.115|-|"
-      "127.0.0.2|mail.e2e-wrongname.test|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
+      "[certificate-not-trusted|mail.e2e-wrongname.test|127.0.0.115|"
+      "tlsrpt-code-203|127.0.0.2|mail.e2e-wrongname.test|-|1] rec=v=TLSRPTv1; rua=mailto:r@e2e-wrongname.test "
       "sid=" T0S "/e2e-wrongname.test/127.0.0.115"}},
     /* RFC 5952 IPv6 text (lower case, zeros compressed), the session id
      * from it; the name out of an EHLO reply, a bare name kept, a reply
@@ -180,9 +180,10 @@ static const struct dvec dvecs[] = {
     {"ipv6-helo-forms.json",
      MTS_OK,
      {"sts v6.test v6.test F nps=0 nmx=0 [certificate-not-trusted|mx.v6.test|"
-      "2001:db8::25|-|2001:db8::1|mx.v6.test|-|1] [certificate-not-trusted|"
-      "mx.v6.test|2001:db8::25|-|192.0.2.1|mx.v6.test|-|1] "
-      "[certificate-not-trusted|mx.v6.test|2001:db8::25|-|-|-|-|1] "
+      "2001:db8::25|tlsrpt-code-203|2001:db8::1|mx.v6.test|-|1] "
+      "[certificate-not-trusted|mx.v6.test|2001:db8::25|tlsrpt-code-203|"
+      "192.0.2.1|mx.v6.test|-|1] [certificate-not-trusted|mx.v6.test|"
+      "2001:db8::25|tlsrpt-code-203|-|-|-|1] "
       "rec=v=TLSRPTv1; rua=mailto:r@v6.test sid=" T0S "/v6.test/2001:db8::25"}},
     {"bad-no-policies.json", MTS_EINVAL, {NULL}},
     {"bad-no-d.json", MTS_EINVAL, {NULL}},

@@ -155,6 +155,16 @@ static enum mts_status build(struct mts_arena *a,
         if (o->failure_reason_code == NULL) {
           return MTS_ENOMEM;
         }
+      } else if (o->failure_reason_code == NULL &&
+                 (strcmp(o->result_type, "certificate-not-trusted") == 0 ||
+                  strcmp(o->result_type, "validation-failure") == 0)) {
+        /* RFC 8460 4.3.1: a reporter SHOULD give a reason with these
+         * two; without libtlsrpt's text, its code is what there is */
+        o->failure_reason_code =
+            mts_arena_printf(a, "tlsrpt-code-%ld", f->code);
+        if (o->failure_reason_code == NULL) {
+          return MTS_ENOMEM;
+        }
       }
       o->sending_mta_ip = ev_ip(a, f->sending_ip, &oom);
       o->receiving_mx_hostname = f->receiving_mx_hostname;
