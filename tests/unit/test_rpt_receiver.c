@@ -93,10 +93,21 @@ static size_t sink(char *p, size_t size, size_t n, void *arg) {
   return size * n;
 }
 
-/* POST (or \p method) \p body to \p path; \return the HTTP status. */
-static long request(const struct fixture *f, const char *method,
-                    const char *path, const char *ctype, const void *body,
-                    size_t len, bool chunked) {
+static size_t on_header(char *p, size_t size, size_t n, void *arg) {
+  long *retry = arg;
+  size_t len = size * n;
+
+  if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0) {
+    *retry = strtol(p + 13, NULL, 10);
+  }
+  return len;
+}
+
+/* POST (or \p method) \p body to \p path; \return the HTTP status;
+ * with \p retry, *retry is the Retry-After (-1: none). */
+static long request_h(const struct fixture *f, const char *method,
+                      const char *path, const char *ctype, const void *body,
+                      size_t len, bool chunked, long *retry) {
   CURL *c = curl_easy_init();
   struct curl_slist *h = NULL;
   char url[256], hdr[128];
@@ -109,6 +120,11 @@ static long request(const struct fixture *f, const char *method,
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+  if (retry != NULL) {
+    *retry = -1;
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, retry);
+  }
   if (f->src != NULL) {
     snprintf(hdr, sizeof hdr, "host!%s", f->src);
     curl_easy_setopt(c, CURLOPT_INTERFACE, hdr);
@@ -138,6 +154,12 @@ static long request(const struct fixture *f, const char *method,
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return code;
+}
+
+static long request(const struct fixture *f, const char *method,
+                    const char *path, const char *ctype, const void *body,
+                    size_t len, bool chunked) {
+  return request_h(f, method, path, ctype, body, len, chunked, NULL);
 }
 
 static long post(const struct fixture *f, const char *ctype, const void *body,
@@ -973,41 +995,11 @@ static void test_unlimited_per_ip(void **state) {
   f->rcv = NULL;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *arg) {
-  long *retry = arg;
-  size_t len = size * n;
-
-  if (len > 13 && strncasecmp(p, "Retry-After: ", 13) == 0) {
-    *retry = strtol(p + 13, NULL, 10);
-  }
-  return len;
-}
-
 /* POST \p body; \return the status, *retry the Retry-After (-1: none). */
 static long post_retry(const struct fixture *f, const char *body,
                        long *retry) {
-  CURL *c = curl_easy_init();
-  struct curl_slist *h = NULL;
-  long code = -1;
-
-  assert_non_null(c);
-  *retry = -1;
-  curl_easy_setopt(c, CURLOPT_URL, f->url);
-  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, retry);
-  h = curl_slist_append(h, "Content-Type: application/tlsrpt+json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  if (curl_easy_perform(c) == CURLE_OK) {
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  }
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return code;
+  return request_h(f, "POST", "/", "application/tlsrpt+json", body,
+                   strlen(body), false, retry);
 }
 
 /* The daily quota: the POST that crosses it is stored, the next gets 507

@@ -24,6 +24,7 @@
 #include <mtasts/rpt_report_write.h>
 
 #include "core/arena_int.h"
+#include "core/ascii_int.h"
 #include "core/ctx_int.h"
 #include "core/sqlite_int.h"
 #include "rpt/rpt_report_int.h"
@@ -355,10 +356,40 @@ static const char *ag_host(struct mts_arena *a, const char *h, bool wildcard,
     return NULL;
   }
   for (i = 0; i < n; i++) {
-    c[i] = h[i] >= 'A' && h[i] <= 'Z' ? (char)(h[i] - 'A' + 'a') : h[i];
+    c[i] = (char)mts_lower((uint8_t)h[i]);
   }
   c[n] = '\0';
   return mts_rpt_ldh_host(c, n, wildcard) ? c : NULL;
+}
+
+/* The mx-host patterns of \p in (\p n) that ag_host() keeps, cleaned,
+ * into an arena array (*out, *nout); the others left out.
+ * \return false when out of memory. */
+static bool ag_mx_hosts(struct mts_arena *a, const char *const *in, size_t n,
+                        const char *const **out, size_t *nout) {
+  const char **mx;
+  bool oom = false;
+  size_t i, k = 0;
+
+  *out = in;
+  *nout = n;
+  if (n == 0) {
+    return true;
+  }
+  mx = mts_arena_alloc(a, n * sizeof(*mx));
+  if (mx == NULL) {
+    return false;
+  }
+  for (i = 0; i < n; i++) {
+    const char *h = ag_host(a, in[i], true, &oom);
+
+    if (h != NULL) {
+      mx[k++] = h;
+    }
+  }
+  *out = mx;
+  *nout = k;
+  return !oom;
 }
 
 static enum mts_status ag_add_failure(struct mts_rpt_agg *g, int64_t pid,
@@ -529,11 +560,10 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
                                 bool *counted) {
   struct mts_rpt_event e;
   struct mts_rpt_failure *f = NULL;
-  const char **mx = NULL;
   struct mts_arena *a;
   bool oom = false;
   enum mts_status st;
-  size_t i, k = 0;
+  size_t i;
 
   if (counted != NULL) {
     *counted = false;
@@ -558,20 +588,9 @@ enum mts_status mts_rpt_agg_add(struct mts_rpt_agg *g,
     }
     e.failures = f;
   }
-  if (ev->nmx_hosts > 0) {
-    mx = mts_arena_alloc(a, ev->nmx_hosts * sizeof(*mx));
-    for (i = 0; mx != NULL && i < ev->nmx_hosts; i++) {
-      const char *h = ag_host(a, ev->mx_hosts[i], true, &oom);
-
-      if (h != NULL) {
-        mx[k++] = h;
-      }
-    }
-    e.mx_hosts = mx;
-    e.nmx_hosts = k;
-  }
-  if (oom || (ev->nfailures > 0 && f == NULL) ||
-      (ev->nmx_hosts > 0 && mx == NULL)) {
+  if (!ag_mx_hosts(a, ev->mx_hosts, ev->nmx_hosts, &e.mx_hosts,
+                   &e.nmx_hosts) ||
+      oom || (ev->nfailures > 0 && f == NULL)) {
     mts_arena_destroy(a);
     return MTS_ENOMEM;
   }
@@ -971,24 +990,10 @@ enum mts_status mts_rpt_agg_report_build(struct mts_rpt_agg *g, int64_t day,
         break;
       }
       p->has_policy_string = known_strings;
-      if (p->nmx_hosts > 0) {
-        /* mx-host patterns the writer takes; the others left out */
-        const char **mx = mts_arena_alloc(a, p->nmx_hosts * sizeof(*mx));
-        size_t i, k = 0;
-
-        for (i = 0; mx != NULL && i < p->nmx_hosts; i++) {
-          const char *h = ag_host(a, p->mx_hosts[i], true, &oom);
-
-          if (h != NULL) {
-            mx[k++] = h;
-          }
-        }
-        if (mx == NULL || oom) {
-          st = MTS_ENOMEM;
-          break;
-        }
-        p->mx_hosts = mx;
-        p->nmx_hosts = k;
+      if (!ag_mx_hosts(a, p->mx_hosts, p->nmx_hosts, &p->mx_hosts,
+                       &p->nmx_hosts)) {
+        st = MTS_ENOMEM;
+        break;
       }
       st = ag_failures(g, a, day, domain, ptype, p->policy_domain,
                        col_text(q, 1), p);

@@ -210,6 +210,8 @@ static bool mailto_ok(const uint8_t *p, size_t len) {
 
 static enum mts_status add_uri(struct mts_rpt_txt *t, const uint8_t *u,
                                size_t len, enum mts_rpt_uri_scheme scheme);
+static enum mts_status rua_push(struct mts_rpt_txt *t, char *uri,
+                                enum mts_rpt_uri_scheme scheme);
 
 /* A mailto URI, checked: one rua per address ("mailto:a@x%2Cb@y" is two
  * recipients, and so two destinations, each "mailto:ADDR"); the
@@ -219,7 +221,6 @@ static enum mts_status add_mailto(struct mts_rpt_txt *t, const uint8_t *u,
   const uint8_t *p = u + 7; /* "mailto:", any case */
   size_t rest = len - 7, pathend, n;
   enum mts_status st = MTS_OK;
-  char *one;
 
   (void)find_any(p, rest, "?#", &pathend);
   if (mailto_next(p, pathend) == pathend) {
@@ -227,14 +228,8 @@ static enum mts_status add_mailto(struct mts_rpt_txt *t, const uint8_t *u,
   }
   while (st == MTS_OK) {
     n = mailto_next(p, pathend);
-    one = mts_arena_alloc(t->arena, 7 + n + 1);
-    if (one == NULL) {
-      return MTS_ENOMEM;
-    }
-    memcpy(one, "mailto:", 7);
-    memcpy(one + 7, p, n);
-    one[7 + n] = '\0';
-    st = add_uri(t, (const uint8_t *)one, 7 + n, MTS_RPT_URI_MAILTO);
+    st = rua_push(t, mts_arena_printf(t->arena, "mailto:%.*s", (int)n, p),
+                  MTS_RPT_URI_MAILTO);
     if (n == pathend) {
       break;
     }
@@ -358,10 +353,12 @@ static enum mts_status check_uri(struct mts_rpt_txt *t, uint32_t line,
   return MTS_OK;
 }
 
-static enum mts_status add_uri(struct mts_rpt_txt *t, const uint8_t *u,
-                               size_t len, enum mts_rpt_uri_scheme scheme) {
-  char *copy;
-
+/* Append \p uri (in the arena; NULL: out of memory) to the rua list. */
+static enum mts_status rua_push(struct mts_rpt_txt *t, char *uri,
+                                enum mts_rpt_uri_scheme scheme) {
+  if (uri == NULL) {
+    return MTS_ENOMEM;
+  }
   if (t->nrua == t->caprua) {
     size_t cap = t->caprua == 0 ? 4 : t->caprua * 2;
     struct rpt_uri *v = mts_arena_alloc(t->arena, cap * sizeof(*v));
@@ -375,14 +372,16 @@ static enum mts_status add_uri(struct mts_rpt_txt *t, const uint8_t *u,
     t->rua = v;
     t->caprua = cap;
   }
-  copy = mts_arena_strndup(t->arena, (const char *)u, len);
-  if (copy == NULL) {
-    return MTS_ENOMEM;
-  }
-  t->rua[t->nrua].uri = copy;
+  t->rua[t->nrua].uri = uri;
   t->rua[t->nrua].scheme = scheme;
   t->nrua++;
   return MTS_OK;
+}
+
+static enum mts_status add_uri(struct mts_rpt_txt *t, const uint8_t *u,
+                               size_t len, enum mts_rpt_uri_scheme scheme) {
+  return rua_push(t, mts_arena_strndup(t->arena, (const char *)u, len),
+                  scheme);
 }
 
 /* tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri) */
